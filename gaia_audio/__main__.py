@@ -1,0 +1,3 @@
+from gaia_audio.cli import main
+
+main()
