@@ -41,3 +41,34 @@ def main() -> None:
 
 
 # ---- commands are added below, one per section ------------------------------------------------
+
+
+@main.command()
+@click.argument("recipe", type=click.Path(dir_okay=False), required=False)
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a recipe key, e.g. --set train.steps=500 (repeatable).")
+@click.option("--resume", type=click.Path(), default=None,
+              help="Continue a run folder exactly from its last checkpoint.")
+@click.option("--run-dir", type=click.Path(file_okay=False), default=None,
+              help="Write the run here instead of RUNS_DIR/NAME.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@one_line_errors
+def train(recipe, overrides, resume, run_dir, quiet):
+    """Train GAIA (or a baseline) from a RECIPE.
+
+    Prepares the recipe's example data if it is absent, writes checkpoints, metrics, sample
+    grids and WAVs to the run folder, and exports model.safetensors + config.yaml there.
+
+    \b
+    Example:
+      gaia-audio train recipes/zebra_finch.yaml --set train.steps=500
+      gaia-audio train --resume runs/zebra_finch --set train.steps=4000
+    """
+    from gaia_audio.config import load_config
+    from gaia_audio.train import train as run_training
+
+    if recipe is None and resume is None:
+        raise click.UsageError("give a RECIPE, or --resume RUN")
+    config = load_config(recipe, overrides)
+    out = run_training(config, run_dir=run_dir, resume=resume, progress=not quiet)
+    click.echo(f"model written to {out / 'model.safetensors'}")
