@@ -108,7 +108,15 @@ def export_model(run_dir: str | os.PathLike, model: torch.nn.Module, config: Con
     weights = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     path = run_dir / "model.safetensors"
     _atomic_write(path, lambda tmp: save_file(weights, str(tmp), metadata=metadata))
-    _atomic_write(run_dir / "config.yaml", lambda tmp: tmp.write_text(config_yaml))
+    write_config(run_dir, config)
+    return path
+
+
+def write_config(run_dir: str | os.PathLike, config: Config) -> Path:
+    """Write the merged recipe as ``RUN/config.yaml`` (what ``--resume`` and later commands read)."""
+    path = Path(run_dir) / "config.yaml"
+    text = yaml.safe_dump(to_dict(config), sort_keys=False)
+    _atomic_write(path, lambda tmp: tmp.write_text(text))
     return path
 
 

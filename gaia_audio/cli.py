@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from pathlib import Path
 
 import click
 
@@ -69,6 +70,8 @@ def train(recipe, overrides, resume, run_dir, quiet):
 
     if recipe is None and resume is None:
         raise click.UsageError("give a RECIPE, or --resume RUN")
+    if recipe is None:  # resuming with the run's own merged recipe
+        recipe = Path(resume) / "config.yaml" if Path(resume).is_dir() else Path(resume).parent.parent / "config.yaml"
     config = load_config(recipe, overrides)
     out = run_training(config, run_dir=run_dir, resume=resume, progress=not quiet)
     click.echo(f"model written to {out / 'model.safetensors'}")

@@ -22,7 +22,7 @@ import torch
 from tqdm import tqdm
 
 from gaia_audio import checkpoint as ckpt
-from gaia_audio.config import Config, from_dict, to_dict
+from gaia_audio.config import Config, to_dict
 from gaia_audio.data import BatchSampler, TileSet, build_tile_cache, split_holdout
 from gaia_audio.errors import DataError, ModelError, TrainingError
 from gaia_audio.frontends import make_frontend
@@ -167,8 +167,8 @@ def train(config: Config, run_dir: str | Path | None = None, resume: str | Path 
     """Train a model from a recipe (or go on with a run) and export it.
 
     Args:
-        config: the merged recipe. When resuming, the run's stored recipe is used instead, with
-            ``train.*`` taken from ``config`` so a run can be extended (e.g. more steps).
+        config: the merged recipe (when resuming: the run's ``config.yaml``, perhaps with
+            overrides such as more ``train.steps``).
         run_dir: where to write the run (default: a new folder under ``config.runs_dir``).
         resume: a run folder (or checkpoint file) to continue exactly from its last checkpoint.
         progress: show progress bars.
@@ -183,9 +183,6 @@ def train(config: Config, run_dir: str | Path | None = None, resume: str | Path 
         if not found:
             raise ModelError("nothing to resume: the run has no complete checkpoint", resume)
         state = ckpt.load_checkpoint(found[-1])
-        stored = from_dict(Config, state["config"], str(found[-1]))
-        stored.train = config.train
-        config = stored
         run_dir = resume.parent.parent if resume.is_file() else resume
     tc = config.train
     torch.manual_seed(tc.seed)
@@ -223,7 +220,11 @@ def train(config: Config, run_dir: str | Path | None = None, resume: str | Path 
         if list(saved["tile_shape"]) != list(tile_shape):
             raise ModelError(f"checkpoint tile shape {tuple(saved['tile_shape'])} does not match the recipe's "
                              f"{tile_shape}", run_dir)
-        model.load_state_dict(saved["model"])
+        try:
+            model.load_state_dict(saved["model"])
+        except RuntimeError as err:
+            raise ModelError(f"checkpoint does not fit the recipe's model ({str(err).splitlines()[0]})",
+                             run_dir) from None
         for k, o in optimizers.items():
             o.load_state_dict(saved["optimizers"][k])
         sampler.load_state_dict(saved["sampler"])
@@ -235,6 +236,7 @@ def train(config: Config, run_dir: str | Path | None = None, resume: str | Path 
         restore(state)
     run_dir = Path(run_dir) if run_dir is not None else new_run_dir(config)
     run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt.write_config(run_dir, config)
     last_good = copy.deepcopy(snapshot()) if state is None else state
     metrics = open(run_dir / "metrics.jsonl", "a", encoding="utf-8")
     bar = tqdm(total=tc.steps, initial=step, desc=f"training {config.model.kind}", unit="step", disable=not progress)
