@@ -1,0 +1,76 @@
+"""Training samples: PNG grids of x, D(x), G(x), D(G(x)) and interpolation strips, and WAVs of
+decoded interpolations, written to ``RUN/samples/`` every ``train.sample_every`` steps."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gaia_audio import audio, plots
+from gaia_audio.config import Config
+from gaia_audio.data import TileSet
+
+
+@torch.no_grad()
+def decode_strip(model: torch.nn.Module, a: torch.Tensor, b: torch.Tensor, n: int = 8) -> torch.Tensor:
+    """Decode ``n`` evenly spaced points on the latent line from tile ``a`` to tile ``b``.
+
+    Args:
+        model: any model kind (``encode``/``decode``).
+        a, b: (C, H, W) tiles.
+        n: points, endpoints included.
+    Returns:
+        (n, C, H, W) decoded tiles.
+    """
+    z = model.encode(torch.stack([a, b]))                       # (2, code_dim)
+    alpha = torch.linspace(0, 1, n, device=z.device)[:, None]   # (n, 1)
+    return model.decode((1 - alpha) * z[:1] + alpha * z[1:])
+
+
+@torch.no_grad()
+def write_samples(model: torch.nn.Module, frontend, held: TileSet, out_dir: Path, step: int,
+                  config: Config, n_show: int = 6) -> list[Path]:
+    """Write ``step_XXXXXXX.png`` (reconstruction grid + strip) and ``step_XXXXXXX.wav`` (strip audio).
+
+    Args:
+        model: the model being trained (put back in training mode afterwards).
+        frontend: the ``frontends.Spectrogram`` the tiles came from (for inversion).
+        held: held-out tiles to show (at least 2).
+        out_dir: the run's samples folder.
+        step: training step, for file names.
+        config: the run's recipe (inversion settings).
+        n_show: tiles per grid row.
+    Returns:
+        The files written.
+    """
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    x = torch.from_numpy(np.asarray(held.tiles[:n_show], dtype=np.float32)).to(device)  # (N, 1, H, W)
+    rows = [("x", x)]
+    if hasattr(model, "discriminator"):
+        g = model.generator(x)
+        rows += [("D(x)", model.discriminator(x)), ("G(x)", g), ("D(G(x))", model.discriminator(g))]
+    else:
+        rows += [("G(x)", model(x))]
+    strip = decode_strip(model, x[0], x[1], n=8)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    png = out_dir / f"step_{step:07d}.png"
+    plots.tile_grid([(name, t[:, 0].float().cpu().numpy()) for name, t in rows]
+                    + [("interpolation", strip[:, 0].float().cpu().numpy())], png,
+                    title=f"{config.name} step {step}")
+    # The strip as sound: durations go linearly from one endpoint's to the other's.
+    n_a, n_b = int(held.n_frames_orig[0]), int(held.n_frames_orig[1])
+    gap = np.zeros(int(0.1 * frontend.sr), np.float32)
+    pieces = []
+    for k, tile in enumerate(strip):
+        n_frames = max(1, round(n_a + (n_b - n_a) * k / (len(strip) - 1)))
+        y = frontend.tile_to_waveform(tile.float().cpu(), n_frames, method=config.inversion.method,
+                                      n_iter=config.inversion.n_iter, momentum=config.inversion.momentum)
+        pieces += [audio.apply_ramps(np.asarray(y, np.float32).reshape(-1), frontend.sr, 5.0), gap]
+    wav = out_dir / f"step_{step:07d}.wav"
+    y = np.concatenate(pieces)
+    audio.save(wav, 0.9 * y / max(np.abs(y).max(), 1e-9), frontend.sr)
+    model.train(was_training)
+    return [png, wav]
