@@ -277,5 +277,20 @@ def train(config: Config, run_dir: str | Path | None = None, resume: str | Path 
     finally:
         bar.close()
         metrics.close()
-    ckpt.export_model(run_dir, model, config, tile_shape, {"step": step})
+    extra = {"step": step}
+    if config.model.kind == "gaia":  # the realism scale the morph reports against
+        extra["d_error_real"] = discriminator_error(model, tiles.tiles[np.sort(train_idx)], device)
+    ckpt.export_model(run_dir, model, config, tile_shape, extra)
     return run_dir
+
+
+@torch.no_grad()
+def discriminator_error(model: torch.nn.Module, tiles: np.ndarray, device: torch.device, batch_size: int = 64) -> float:
+    """Mean |x − D(x)| of GAIA's discriminator over real tiles (N, 1, H, W): the level that realism is relative to."""
+    model.eval()
+    errors = []
+    for i in range(0, len(tiles), batch_size):
+        x = torch.from_numpy(np.asarray(tiles[i:i + batch_size], dtype=np.float32)).to(device)
+        errors.append((x - model.discriminator(x)).abs().mean(dim=(1, 2, 3)).cpu())
+    model.train()
+    return float(torch.cat(errors).mean())
