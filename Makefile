@@ -22,7 +22,7 @@ demo: venv
 	$(PY) -m gaia_audio demo --out demo
 
 test: venv
-	$(PY) -m pytest tests
+	$(PY) -m pytest -q tests
 
 bench: venv
 	$(PY) benchmarks/inversion.py
