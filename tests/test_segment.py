@@ -1,0 +1,315 @@
+"""Tests for gaia_audio.segment: unit detection, TextGrid/Audacity import, unit files and manifests."""
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from conftest import make_synthetic_song
+from gaia_audio import audio, segment
+from gaia_audio.errors import DataError
+
+# ------------------------------------------------------------------ detect_units
+
+
+def test_detect_units_recovers_synthetic_song(synthetic_song):
+    y, sr, truth = synthetic_song
+    units = segment.detect_units(y, sr)
+    assert len(units) == len(truth)
+    assert np.max(np.abs(np.array(units) - np.array(truth))) < 0.010
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("sr", [22050, 44100])
+def test_detect_units_other_songs_and_rates(seed, sr):
+    y, sr, truth = make_synthetic_song(sr=sr, n_units=5, seed=seed)
+    units = segment.detect_units(y, sr)
+    assert len(units) == len(truth)
+    assert np.max(np.abs(np.array(units) - np.array(truth))) < 0.010
+
+
+def test_detect_units_ignores_level_and_low_rumble(synthetic_song):
+    y, sr, truth = synthetic_song
+    rumble = 0.3 * np.sin(2 * np.pi * 60 * np.arange(len(y)) / sr)  # below fmin: filtered out
+    units = segment.detect_units(0.05 * y + rumble.astype(np.float32), sr)
+    assert len(units) == len(truth)
+    assert np.max(np.abs(np.array(units) - np.array(truth))) < 0.010
+
+
+def test_min_silence_merges_and_min_duration_drops():
+    sr = 16000
+    y = np.zeros(sr, np.float32)
+    y[1600:3200] = y[3360:4800] = 0.5   # two bursts 10 ms apart
+    y[8000:8160] = 0.5                  # a 10 ms click
+    burst = lambda a, b: np.sin(2 * np.pi * 1000 * np.arange(b - a) / sr)  # noqa: E731
+    for a, b in [(1600, 3200), (3360, 4800), (8000, 8160)]:
+        y[a:b] = 0.5 * burst(a, b)
+    assert len(segment.detect_units(y, sr, min_silence=0.005, min_duration=0.005)) == 3
+    merged = segment.detect_units(y, sr, min_silence=0.03, min_duration=0.005)
+    assert len(merged) == 2 and merged[0][0] == pytest.approx(0.1, abs=0.008) and merged[0][1] == pytest.approx(0.3, abs=0.008)
+    assert len(segment.detect_units(y, sr, min_silence=0.03, min_duration=0.03)) == 1
+
+
+def test_long_units_are_split_not_dropped():
+    sr = 16000
+    t = np.arange(sr) / sr
+    y = (0.5 * np.sin(2 * np.pi * 1000 * t) * (0.55 + 0.45 * np.cos(2 * np.pi * 2 * t))).astype(np.float32)
+    whole = segment.detect_units(y, sr, max_duration=2.0)
+    assert len(whole) == 1
+    pieces = segment.detect_units(y, sr, max_duration=0.3)
+    assert len(pieces) > 1 and all(b - a <= 0.3 + 1e-9 for a, b in pieces)
+    assert pieces[0][0] == pytest.approx(0.0, abs=0.002) and pieces[-1][1] == pytest.approx(1.0, abs=0.002)
+    assert pieces[1][0] == pytest.approx(0.25, abs=0.03)  # cut at the envelope's dip
+
+
+def test_detect_units_silence_and_bad_input():
+    assert segment.detect_units(np.zeros(8000, np.float32), 8000) == []
+    with pytest.raises(Exception, match="mono"):
+        segment.detect_units(np.zeros((2, 100)), 8000)
+    with pytest.raises(Exception, match="NaN"):
+        segment.detect_units(np.array([0.0, np.nan]), 8000)
+
+
+def test_real_songs_give_plausible_syllables(real_songs):
+    total, durations = 0, []
+    for path in real_songs:
+        y, sr = audio.load(path)
+        units = segment.detect_units(y, sr, threshold_db=-25.0, max_duration=0.3)
+        assert 4 <= len(units) <= 20, path.name
+        onsets = np.array(units).ravel()
+        assert np.all(np.diff(onsets) >= 0) and onsets[-1] <= len(y) / sr
+        durations += [b - a for a, b in units]
+        total += len(units)
+    assert 25 <= total <= 60
+    assert min(durations) >= 0.03 and max(durations) <= 0.3 + 1e-9
+    assert 0.05 < np.median(durations) < 0.25
+
+
+# ------------------------------------------------------------------ annotations
+
+LONG_TEXTGRID = '''File type = "ooTextFile"
+Object class = "TextGrid"
+
+xmin = 0
+xmax = 2.5
+tiers? <exists>
+size = 2
+item []:
+    item [1]:
+        class = "TextTier"
+        name = "clicks"
+        xmin = 0
+        xmax = 2.5
+        points: size = 1
+        points [1]:
+            number = 0.7
+            mark = "c"
+    item [2]:
+        class = "IntervalTier"
+        name = "words"
+        xmin = 0
+        xmax = 2.5
+        intervals: size = 4
+        intervals [1]:
+            xmin = 0
+            xmax = 0.4
+            text = ""
+        intervals [2]:
+            xmin = 0.4
+            xmax = 1.1
+            text = "say ""hi"" [2]"
+        intervals [3]:
+            xmin = 1.1
+            xmax = 1.5
+            text = "   "
+        intervals [4]:
+            xmin = 1.5
+            xmax = 2.5
+            text = "thére"
+'''
+
+SHORT_TEXTGRID = '''File type = "ooTextFile"
+Object class = "TextGrid"
+
+0
+2.5
+<exists>
+2
+"IntervalTier"
+"words"
+0
+2.5
+2
+0
+1.25
+"one"
+1.25
+2.5
+""
+"IntervalTier"
+"phones"
+0
+2.5
+2
+0
+0.5
+"w"
+0.5
+2.5
+"ʌn"
+'''
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_read_textgrid_long_format(tmp_path, encoding):
+    path = tmp_path / "a.TextGrid"
+    path.write_text(LONG_TEXTGRID, encoding=encoding)
+    expected = [(0.4, 1.1, 'say "hi" [2]'), (1.5, 2.5, "thére")]
+    assert segment.read_textgrid(path) == expected
+    assert segment.read_textgrid(path, tier="words") == expected
+
+
+def test_read_textgrid_short_format_and_tiers(tmp_path):
+    path = tmp_path / "b.TextGrid"
+    path.write_text(SHORT_TEXTGRID, encoding="utf-8")
+    assert segment.read_textgrid(path) == [(0.0, 1.25, "one")]
+    assert segment.read_textgrid(path, tier="phones") == [(0.0, 0.5, "w"), (0.5, 2.5, "ʌn")]
+    with pytest.raises(DataError, match="no interval tier 'syllables'.*words, phones") as info:
+        segment.read_textgrid(path, tier="syllables")
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("text, match", [
+    (SHORT_TEXTGRID[:120], "malformed"),
+    (SHORT_TEXTGRID.replace('"TextGrid"', '"Sound"'), "not a Praat TextGrid"),
+    (SHORT_TEXTGRID.replace("1.25\n2.5\n\"\"", "1.25\n1.0\n\"\""), "ends before it starts"),
+    (SHORT_TEXTGRID.replace('"IntervalTier"\n"phones"', '"WeirdTier"\n"phones"'), "unknown tier class"),
+    ("hello world", "not a Praat TextGrid|malformed"),
+    ("", "malformed"),
+])
+def test_read_textgrid_malformed(tmp_path, text, match):
+    path = tmp_path / "bad.TextGrid"
+    path.write_text(text)
+    with pytest.raises(DataError, match=match) as info:
+        segment.read_textgrid(path)
+    assert str(info.value).startswith(str(path)) and "\n" not in str(info.value)
+
+
+def test_read_textgrid_binary_and_missing(tmp_path):
+    (tmp_path / "bin.TextGrid").write_bytes(b"ooBinaryFile\x08TextGrid\x00\x01")
+    with pytest.raises(DataError, match="binary"):
+        segment.read_textgrid(tmp_path / "bin.TextGrid")
+    with pytest.raises(DataError, match="not found"):
+        segment.read_textgrid(tmp_path / "none.TextGrid")
+
+
+def test_read_audacity_labels(tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_text("0.100000\t0.250000\tsyl a\n\\\t1000.0\t8000.0\n\n0.300000\t0.450000\n0.5\t0.5\tpoint\n0.6\t0.7\tb\tc\n")
+    assert segment.read_audacity_labels(path) == [(0.1, 0.25, "syl a"), (0.3, 0.45, ""), (0.6, 0.7, "b\tc")]
+
+
+@pytest.mark.parametrize("text, match", [
+    ("0.1 0.2 a\n", "line 1: not an Audacity label"),
+    ("0.1\t0.2\ta\nabc\t0.3\tb\n", "line 2"),
+    ("0.3\t0.2\ta\n", "bad label times"),
+    ("", "no label regions"),
+])
+def test_read_audacity_labels_malformed(tmp_path, text, match):
+    path = tmp_path / "bad.txt"
+    path.write_text(text)
+    with pytest.raises(DataError, match=match) as info:
+        segment.read_audacity_labels(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+# ------------------------------------------------------------------ unit files and manifest
+
+def test_write_units_and_manifest_round_trip(tmp_path, synthetic_song):
+    y, sr, truth = synthetic_song
+    rows = segment.write_units(y, sr, truth, tmp_path / "units", "birds/b1 song.wav", labels=list("abcd"))
+    assert [r["label"] for r in rows] == list("abcd")
+    for row, (onset, offset) in zip(rows, truth):
+        assert row["path"].startswith("units/") and " " not in row["path"] and "/" not in row["path"][6:]
+        assert row["source"] == "birds/b1 song.wav" and row["sr"] == sr
+        assert row["onset"] == pytest.approx(onset, abs=1 / sr) and row["offset"] == pytest.approx(offset, abs=1 / sr)
+        z, zsr = audio.load(tmp_path / row["path"])
+        assert zsr == sr and len(z) / sr == pytest.approx(row["duration"], abs=1e-6)
+        assert np.allclose(z, y[round(onset * sr):round(offset * sr)], atol=2 ** -15)
+    manifest = segment.write_manifest(rows, tmp_path / "manifest.csv")
+    back = segment.read_manifest(manifest, check_files=True)
+    assert [{k: r[k] for k in segment.MANIFEST_COLUMNS} for r in back] == rows
+    assert list(tmp_path.glob(".*")) == []  # no temporary files left
+
+
+def test_write_units_names_are_safe_and_distinct(tmp_path):
+    y, sr = np.ones(1000, np.float32) * 0.1, 1000
+    a = segment.write_units(y, sr, [(0.0, 0.5)], tmp_path / "u", "../../etc/passwd")
+    b = segment.write_units(y, sr, [(0.0, 0.5)], tmp_path / "u", "etc/passwd")
+    c = segment.write_units(y, sr, [(0.1, 0.2, "lab")], tmp_path / "u", "etc_passwd")
+    names = {r["path"] for r in a + b + c}
+    assert len(names) == 3 and all(n.startswith("u/") and ".." not in n for n in names)
+    assert sorted(p.name for p in (tmp_path / "u").iterdir()) == sorted(n[2:] for n in names)
+    assert c[0]["label"] == "lab"
+
+
+def test_write_units_clips_offset_and_rejects_units_outside(tmp_path):
+    y, sr = np.ones(1000, np.float32) * 0.1, 1000
+    rows = segment.write_units(y, sr, [(0.9, 1.5)], tmp_path / "u", "s")
+    assert rows[0]["offset"] == 1.0 and rows[0]["duration"] == pytest.approx(0.1)
+    with pytest.raises(DataError, match="outside the recording"):
+        segment.write_units(y, sr, [(1.2, 1.5)], tmp_path / "u", "s")
+    with pytest.raises(DataError, match="labels for"):
+        segment.write_units(y, sr, [(0.1, 0.2)], tmp_path / "u", "s", labels=["a", "b"])
+
+
+def _write_csv(path, header, rows):
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+GOOD = ["units/a.wav", "a.wav", "0.1", "0.2", "44100", "0.1", "x"]
+
+
+@pytest.mark.parametrize("header, rows, match", [
+    (segment.MANIFEST_COLUMNS, [], "empty manifest"),
+    (segment.MANIFEST_COLUMNS[:-2], [GOOD[:-2]], "lacks column.*duration, label"),
+    (segment.MANIFEST_COLUMNS, [["../outside.wav"] + GOOD[1:]], "must not use '..'"),
+    (segment.MANIFEST_COLUMNS, [["units/../../x.wav"] + GOOD[1:]], "must not use '..'"),
+    (segment.MANIFEST_COLUMNS, [["/abs/a.wav"] + GOOD[1:]], "relative"),
+    (segment.MANIFEST_COLUMNS, [["C:\\a.wav"] + GOOD[1:]], "relative"),
+    (segment.MANIFEST_COLUMNS, [GOOD, GOOD[:2] + ["zero"] + GOOD[3:]], "line 3: onset, offset"),
+    (segment.MANIFEST_COLUMNS, [GOOD[:2] + ["0.3"] + GOOD[3:]], "bad times"),
+    (segment.MANIFEST_COLUMNS, [GOOD[:2] + ["nan"] + GOOD[3:]], "bad times"),
+    (segment.MANIFEST_COLUMNS, [GOOD[:4] + ["-8000"] + GOOD[5:]], "sr must be"),
+    (segment.MANIFEST_COLUMNS, [GOOD[:3]], "wrong number of fields"),
+])
+def test_read_manifest_rejects_bad_files(tmp_path, header, rows, match):
+    path = _write_csv(tmp_path / "manifest.csv", header, rows)
+    with pytest.raises(DataError, match=match) as info:
+        segment.read_manifest(path)
+    assert str(info.value).startswith(str(path)) and "\n" not in str(info.value)
+
+
+def test_read_manifest_missing_file_and_missing_units(tmp_path):
+    with pytest.raises(DataError, match="not found"):
+        segment.read_manifest(tmp_path / "none.csv")
+    path = _write_csv(tmp_path / "manifest.csv", segment.MANIFEST_COLUMNS, [GOOD])
+    assert segment.read_manifest(path)[0]["sr"] == 44100
+    with pytest.raises(DataError, match="does not exist"):
+        segment.read_manifest(path, check_files=True)
+
+
+def test_write_manifest_rejects_escaping_paths_and_keeps_old_file(tmp_path):
+    path = _write_csv(tmp_path / "manifest.csv", segment.MANIFEST_COLUMNS, [GOOD])
+    row = dict(zip(segment.MANIFEST_COLUMNS, GOOD), path="../x.wav")
+    with pytest.raises(DataError, match="'..'"):
+        segment.write_manifest([row], path)
+    with pytest.raises(DataError, match="no units"):
+        segment.write_manifest([], path)
+    assert segment.read_manifest(path)[0]["path"] == "units/a.wav"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.csv"]
