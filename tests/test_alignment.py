@@ -1,0 +1,81 @@
+"""Time alignment for long morphs: DTW path, windows along it, overlap-add."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.ndimage import zoom
+
+from gaia_audio.alignment import aligned_windows, dtw_path, overlap_add
+from gaia_audio.errors import DataError
+
+
+def _pattern(n_freq: int = 24, T: int = 120, seed: int = 0) -> np.ndarray:
+    """A spectrogram-like array with distinct events over time: (n_freq, T) in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    S = np.zeros((n_freq, T))
+    t = 0
+    while t < T:
+        length = int(rng.integers(6, 14))
+        band = int(rng.integers(0, n_freq - 4))
+        S[band:band + 4, t:t + length] = rng.uniform(0.5, 1.0)
+        t += length + int(rng.integers(2, 6))
+    return S
+
+
+def _stretch(S: np.ndarray, factor: float) -> np.ndarray:
+    return np.clip(zoom(S, (1, factor), order=1), 0, 1)
+
+
+@pytest.mark.parametrize("factor", [1.0, 1.5, 0.7])
+def test_dtw_path_is_monotone_full_and_follows_a_stretch(factor):
+    S_a = _pattern()
+    S_b = _stretch(S_a, factor)
+    path = dtw_path(S_a, S_b)
+    assert path.shape[1] == 2
+    assert tuple(path[0]) == (0, 0)
+    assert tuple(path[-1]) == (S_a.shape[1] - 1, S_b.shape[1] - 1)
+    steps = np.diff(path, axis=0)
+    assert np.all(steps >= 0) and np.all(steps.sum(axis=1) >= 1) and np.all(steps <= 1)
+    # a pure time stretch is aligned along the stretched diagonal (within a few frames)
+    expected_j = path[:, 0] * (S_b.shape[1] - 1) / (S_a.shape[1] - 1)
+    assert np.median(np.abs(path[:, 1] - expected_j)) <= 3
+
+
+def test_dtw_refuses_inputs_too_different_in_length():
+    S_a = _pattern(T=40)
+    with pytest.raises(DataError, match="cannot align"):
+        dtw_path(S_a, _pattern(T=200), max_warp=4.0)
+
+
+@pytest.mark.parametrize("T_a, T_b, n_frames", [(120, 150, 32), (300, 200, 64), (40, 50, 64)])
+def test_windows_cover_both_inputs_and_overlap(T_a, T_b, n_frames):
+    path = dtw_path(_pattern(T=T_a), _stretch(_pattern(T=T_a), T_b / T_a))
+    windows = aligned_windows(path, n_frames)
+    covered_a = np.zeros(path[-1, 0] + 1, bool)
+    covered_b = np.zeros(path[-1, 1] + 1, bool)
+    for i0, i1, j0, j1 in windows:
+        assert 0 <= i0 < i1 and 0 <= j0 < j1
+        assert (i1 - i0 + j1 - j0) / 2 <= n_frames + 1  # about one tile on the mean axis
+        covered_a[i0:i1] = covered_b[j0:j1] = True
+    assert covered_a.all() and covered_b.all()
+    starts = [w[0] for w in windows]
+    assert starts == sorted(starts)
+    if len(windows) > 1:  # consecutive windows overlap, so the cross-fade has material
+        assert all(windows[k + 1][0] < windows[k][1] for k in range(len(windows) - 1))
+
+
+def test_overlap_add_rebuilds_what_was_cut():
+    S = np.random.default_rng(1).random((8, 100))
+    pieces, offsets = [], []
+    for start in range(0, 80, 20):
+        pieces.append(S[:, start:start + 40])
+        offsets.append(start)
+    out = overlap_add(pieces, offsets, 100)
+    assert out.shape == (8, 100)
+    np.testing.assert_allclose(out, S, atol=1e-6)
+
+
+def test_overlap_add_clips_pieces_at_the_end_and_leaves_gaps_at_the_floor():
+    out = overlap_add([np.ones((3, 10)), np.full((3, 10), 0.5)], [0, 25], 30)
+    assert out.shape == (3, 30)
+    assert np.allclose(out[:, :10], 1) and np.allclose(out[:, 10:25], 0) and np.allclose(out[:, 25:], 0.5)
