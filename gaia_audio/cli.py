@@ -75,3 +75,161 @@ def train(recipe, overrides, resume, run_dir, quiet):
     config = load_config(recipe, overrides)
     out = run_training(config, run_dir=run_dir, resume=resume, progress=not quiet)
     click.echo(f"model written to {out / 'model.safetensors'}")
+
+
+# ---- morph and continuum (gaia_audio.morph, gaia_audio.continuum) ----------------------------
+
+
+def _export_options(func):
+    """Options shared by `morph` and `continuum`: the model, the series, and how files are written."""
+    options = [
+        click.option("--model", "-m", "model_path", required=True, type=click.Path(),
+                     help="Run folder or model.safetensors of a trained model."),
+        click.option("--out", "-o", "out_dir", required=True, type=click.Path(file_okay=False),
+                     help="Output folder (must not exist unless --overwrite)."),
+        click.option("--steps", default=16, show_default=True, type=click.IntRange(2, None),
+                     help="Sounds per continuum (per edge for grids and barycentric morphs)."),
+        click.option("--alpha-range", nargs=2, type=float, default=(0.0, 1.0), show_default=True,
+                     metavar="START STOP", help="First and last alpha; beyond 0..1 extrapolates."),
+        click.option("--path", "path_kind", type=click.Choice(["lerp", "slerp"]), default="lerp",
+                     show_default=True, help="Straight line or great circle between the codes."),
+        click.option("--spacing", type=click.Choice(["uniform", "equal"]), default="uniform", show_default=True,
+                     help="uniform in alpha, or equal distances between consecutive decoded steps."),
+        click.option("--sr", type=click.IntRange(1, None), default=None,
+                     help="Output sample rate [default: the model's]."),
+        click.option("--subtype", type=click.Choice(["PCM_16", "PCM_24", "FLOAT"]), default="PCM_16",
+                     show_default=True, help="Bit depth of the WAV files."),
+        click.option("--loudness", type=click.Choice(["rms", "lufs", "none"]), default="rms", show_default=True,
+                     help="Match every step's RMS level, or LUFS loudness (needs pyloudnorm)."),
+        click.option("--level", type=float, default=None,
+                     help="Target level: dBFS RMS [-20] or LUFS [-23]."),
+        click.option("--ramp-ms", type=click.FloatRange(0, None), default=5.0, show_default=True,
+                     help="Raised-cosine onset and offset ramps."),
+        click.option("--silence-ms", nargs=2, type=click.FloatRange(0, None), default=(0.0, 0.0),
+                     show_default=True, metavar="BEFORE AFTER", help="Silence before and after each sound."),
+        click.option("--channel", type=int, default=None,
+                     help="Use this channel (from 0) of multichannel inputs instead of mixing them down."),
+        click.option("--seed", type=int, default=0, show_default=True, help="Seed for the phase reconstruction."),
+        click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N."),
+        click.option("--overwrite", is_flag=True, help="Replace an existing output folder."),
+        click.option("--no-plot", is_flag=True, help="Do not draw continuum.png."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _run_export(kind: str, make_results, opts: dict, inputs: list[str]) -> None:
+    """Load the model, build the continua with ``make_results(vm, endpoint)``, note and export them."""
+    import shlex
+
+    import torch
+
+    from gaia_audio import continuum
+    from gaia_audio.api import load_model
+    from gaia_audio.config import to_dict
+
+    continuum.check_output(opts["out_dir"], opts["overwrite"])
+    torch.manual_seed(opts["seed"])
+    vm = load_model(opts["model_path"], device=opts["device"])
+    results = make_results(vm)
+    notes = list(dict.fromkeys(n for r in results for n in r.notes))
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+    settings = continuum.ExportSettings(sr=opts["sr"], subtype=opts["subtype"], loudness=opts["loudness"],
+                                        level=opts["level"], ramp_ms=opts["ramp_ms"],
+                                        silence_before_ms=opts["silence_ms"][0], silence_after_ms=opts["silence_ms"][1])
+    provenance = {
+        "kind": kind, "command": shlex.join(["gaia-audio", *sys.argv[1:]]), "seed": opts["seed"],
+        "model": {"path": str(vm.path), "sha256": vm.checksum(), "kind": vm.kind, "extra": vm.extra},
+        "recipe": to_dict(vm.config),
+        "morph": {"steps": opts["steps"], "alpha_range": list(opts["alpha_range"]), "path": opts["path_kind"],
+                  "spacing": opts["spacing"]},
+        "inputs": [{"path": str(p), "sha256": continuum.file_sha256(p)} for p in inputs],
+        "notes": notes,
+    }
+    out = continuum.export(results, opts["out_dir"], settings, provenance, opts["overwrite"], not opts["no_plot"])
+    n_files = sum(len(r.waveforms) for r in results)
+    click.echo(f"{n_files} sounds written to {out} (manifest.csv, provenance.json"
+               f"{'' if opts['no_plot'] else ', continuum.png'})")
+
+
+def _load_endpoint(vm, path, channel):
+    """Read one input file and bring it to the model (mono, the model's rate, loud enough)."""
+    from gaia_audio import audio
+    from gaia_audio.morph import make_endpoint
+
+    y, sr = audio.load(path, mono=False)
+    return make_endpoint(vm, y, sr, Path(path).stem, channel)
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@_export_options
+@one_line_errors
+def morph(inputs, **opts):
+    """Morph between sounds: two INPUTS give a continuum, three or more a barycentric morph.
+
+    Encodes each input, interpolates the codes, decodes and inverts every step (the endpoints
+    too, so all steps share the same processing), matches their loudness and writes
+    OUT/step_00.wav … with manifest.csv (a PsychoPy conditions file), provenance.json and
+    continuum.png. Inputs longer than a tile are aligned in time by DTW and morphed window by
+    window. Inputs at another sample rate are resampled, stereo ones mixed down (a note says so).
+
+    \b
+    Example:
+      gaia-audio morph a.wav b.wav --steps 16 --model runs/zebra_finch --out morph_ab
+      gaia-audio morph a.wav b.wav --alpha-range -0.25 1.25 --spacing equal -m runs/zf -o ab
+    """
+    from gaia_audio.morph import morph_barycentric, morph_pair
+
+    if len(inputs) < 2:
+        raise click.UsageError("give two INPUTS for a continuum, or three or more for a barycentric morph")
+
+    def make(vm):
+        ends = [_load_endpoint(vm, p, opts["channel"]) for p in inputs]
+        if len(ends) == 2:
+            return [morph_pair(vm, ends[0], ends[1], opts["steps"], opts["alpha_range"], opts["path_kind"], opts["spacing"])]
+        return [morph_barycentric(vm, ends, opts["steps"])]
+
+    _run_export("pair" if len(inputs) == 2 else "barycentric", make, opts, list(inputs))
+
+
+@main.command()
+@click.argument("pairs", required=False, type=click.Path(dir_okay=False))
+@click.option("--grid", nargs=4, type=click.Path(dir_okay=False), default=None, metavar="A B C D",
+              help="A 2-D bilinear grid between four corners (A, B on top; C, D below).")
+@_export_options
+@one_line_errors
+def continuum(pairs, grid, **opts):
+    """Many continua in one run: one per row of PAIRS (a CSV with columns a, b and optionally
+    name; paths relative to the CSV), or a --grid between four sounds.
+
+    Each continuum goes into its own subfolder of OUT; one manifest.csv lists every file.
+
+    \b
+    Example:
+      gaia-audio continuum pairs.csv --steps 16 --model runs/zebra_finch --out continua
+      gaia-audio continuum --grid a.wav b.wav c.wav d.wav --steps 5 -m runs/zebra_finch -o grid
+    """
+    from gaia_audio.morph import morph_grid, morph_pair
+
+    if (pairs is None) == (grid is None):
+        raise click.UsageError("give either a PAIRS csv or --grid A B C D")
+    if grid is not None:
+        inputs = list(grid)
+
+        def make(vm):
+            return [morph_grid(vm, [_load_endpoint(vm, p, opts["channel"]) for p in grid], opts["steps"])]
+    else:
+        from gaia_audio.continuum import read_pairs
+
+        table = read_pairs(pairs)
+        inputs = list(dict.fromkeys(p for row in table for p in (row["a"], row["b"])))
+
+        def make(vm):
+            ends = {p: _load_endpoint(vm, p, opts["channel"]) for p in inputs}
+            return [morph_pair(vm, ends[row["a"]], ends[row["b"]], opts["steps"], opts["alpha_range"],
+                               opts["path_kind"], opts["spacing"], row["name"]) for row in table]
+
+    _run_export("grid" if grid else "pairs", make, opts, inputs)

@@ -250,7 +250,8 @@ def export(results: list[MorphResult], out_dir: str | os.PathLike, settings: Exp
         if plot:
             from gaia_audio.plots import continuum_strip
 
-            continuum_strip(strips, tmp / "continuum.png", results[0].sr, hop_length=record.get("hop_length"))
+            continuum_strip(strips, tmp / "continuum.png", results[0].sr, hop_length=results[0].hop_length,
+                            freq_range=results[0].freq_range)
         _move_into_place(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -5,10 +5,12 @@ A morph encodes its endpoints, walks a path between their codes (``lerp`` or ``s
 waveform. The endpoints go through the same encode → decode → invert path as every other step,
 so the whole series carries the same processing.
 
-Time: units up to a tile long are time-normalised into one tile each, and a step's duration goes
-linearly from one endpoint's to the other's. Longer inputs are aligned by DTW between their
-spectrograms; windows taken at aligned positions are encoded pairwise, interpolated, decoded and
-overlap-added on a time axis that is itself interpolated between the two warps.
+Time: single vocal units (up to the longest unit the model was trained on, ``max_unit_frames``)
+are time-normalised into one tile each, and a step's duration goes linearly from one endpoint's
+to the other's. Longer inputs are aligned by DTW between their spectrograms (see
+:mod:`gaia_audio.alignment`); tile-wide windows taken at aligned positions are encoded pairwise,
+interpolated, decoded and overlap-added on a time axis that is itself interpolated between the
+two warps.
 
 Spacing: ``uniform`` steps are evenly spaced in α; ``equal`` steps are evenly spaced in arc length
 along the decoded path, so consecutive steps differ by the same amount (RMS difference of decoded
@@ -49,6 +51,8 @@ class MorphResult:
         notes: what was changed on the way (resampling, mix-down), one line each.
         name: the pair's (or grid's) name.
         stems: file name (without extension) of each step.
+        hop_length: STFT hop of the spectrograms (for plot axes).
+        freq_range: (fmin, fmax) in Hz that the spectrogram rows span (for plot axes).
     """
 
     waveforms: list[np.ndarray]
@@ -58,6 +62,8 @@ class MorphResult:
     notes: list[str] = field(default_factory=list)
     name: str = "morph"
     stems: list[str] | None = None
+    hop_length: int | None = None
+    freq_range: tuple[float, float] | None = None
 
     def __post_init__(self):
         if self.stems is None:
@@ -264,7 +270,7 @@ def make_endpoint(vm: "VocalModel", y: np.ndarray, sr: int, name: str = "input",
 
 
 class _UnitSeries:
-    """Steps between two units of at most a tile each: one tile per step, duration interpolated."""
+    """Steps between two single units: one time-normalised tile per step, duration interpolated."""
 
     def __init__(self, vm: "VocalModel", a: Endpoint, b: Endpoint, path: str):
         self.vm, self.a, self.b, self.path = vm, a, b, path
@@ -324,7 +330,7 @@ def _finish(vm: "VocalModel", tiles: torch.Tensor, spectrograms: list[np.ndarray
     n_steps = tiles.shape[0]
     realism = vm.realism(tiles.reshape(-1, *tiles.shape[-3:]))
     realism = None if realism is None else realism.reshape(n_steps, -1).mean(axis=1)
-    waveforms = [vm.invert(S, n) for S, n in zip(spectrograms, lengths)]
+    waveforms = vm.invert_many(spectrograms, lengths)
     for k, row in enumerate(rows):
         row["pair"] = name
         row["duration_s"] = len(waveforms[k]) / vm.sr
@@ -335,7 +341,8 @@ def _finish(vm: "VocalModel", tiles: torch.Tensor, spectrograms: list[np.ndarray
         if k in targets:
             fidelity = spectral_convergence_db(vm.magnitude(targets[k].S.cpu().numpy()), vm.magnitude(spectrograms[k]))
         row["fidelity_db"] = fidelity
-    return MorphResult(waveforms, vm.sr, rows, spectrograms, notes, name)
+    return MorphResult(waveforms, vm.sr, rows, spectrograms, notes, name, hop_length=vm.hop_length,
+                       freq_range=vm.freq_range)
 
 
 @torch.no_grad()
@@ -360,7 +367,7 @@ def morph_pair(vm: "VocalModel", a: Endpoint, b: Endpoint, steps: int = 16,
         raise DataError(f"unknown spacing '{spacing}' (use {' or '.join(SPACINGS)})")
     alphas = step_alphas(steps, alpha_range)
     interpolate(torch.zeros(1), torch.zeros(1), alphas[:1], path)  # checks the path name early
-    short = max(a.n_frames, b.n_frames) <= vm.n_frames
+    short = max(a.n_frames, b.n_frames) <= vm.max_unit_frames
     series = (_UnitSeries if short else _AlignedSeries)(vm, a, b, path)
     if spacing == "equal":
         dense = np.linspace(alphas[0], alphas[-1], max(N_DENSE if short else N_DENSE // 2, steps))
@@ -373,7 +380,7 @@ def morph_pair(vm: "VocalModel", a: Endpoint, b: Endpoint, steps: int = 16,
     targets = {k: a for k in range(steps) if abs(alphas[k]) < 1e-9}
     targets.update({k: b for k in range(steps) if abs(alphas[k] - 1) < 1e-9})
     notes = list(dict.fromkeys(a.notes + b.notes + ([] if short else [
-        f"{a.name}, {b.name}: longer than a tile ({vm.n_frames} frames): aligned by DTW, "
+        f"{a.name}, {b.name}: longer than one unit ({vm.max_unit_frames * vm.hop_length / vm.sr:.2f} s): aligned by DTW, "
         f"{len(series.windows)} windows overlap-added"])))
     return _finish(vm, tiles, [s for s, _ in built], [n for _, n in built], rows, targets,
                    name or f"{a.name}_to_{b.name}", notes)
@@ -394,10 +401,10 @@ def morph_weights(vm: "VocalModel", endpoints: list[Endpoint], weights: np.ndarr
     Returns:
         The waveforms and manifest rows; rows with a weight of 1 carry their endpoint's fidelity.
     """
-    long = [e.name for e in endpoints if e.n_frames > vm.n_frames]
+    long = [e.name for e in endpoints if e.n_frames > vm.max_unit_frames]
     if long:
-        raise DataError(f"grids and barycentric morphs take units of at most one tile "
-                        f"({vm.n_frames * vm.hop_length / vm.sr:.2f} s); too long: {', '.join(long)}")
+        raise DataError(f"grids and barycentric morphs take single units of at most "
+                        f"{vm.max_unit_frames * vm.hop_length / vm.sr:.2f} s; too long: {', '.join(long)}")
     z = vm.encode_tiles(torch.stack([vm.to_tile(e.S) for e in endpoints]))  # (N, D)
     w = torch.as_tensor(weights, dtype=z.dtype, device=z.device)
     tiles = vm.decode_codes(w @ z)                                          # (M, 1, H, W)

@@ -1,0 +1,246 @@
+"""The Python API: load a trained model and encode, decode and morph sounds with it.
+
+    from gaia_audio import load_model
+    m = load_model("runs/zebra_finch")            # a run folder or its model.safetensors
+    result = m.morph(y_a, y_b, sr, steps=16)       # result.waveforms, result.sr, result.rows
+    z = m.encode(y_a, sr)                          # (code_dim,) numpy
+    y = m.decode(z, duration=0.12)                 # (n,) numpy at m.sr
+
+:class:`VocalModel` also carries the lower-level pieces the morph and export code use
+(spectrograms, tiles, batched encode/decode, realism, inversion); all take and return arrays of
+the shapes their docstrings give.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gaia_audio.checkpoint import read_exported, resolve_model_path
+from gaia_audio.config import Config
+from gaia_audio.errors import ModelError
+from gaia_audio.morph import MorphResult, make_endpoint, morph_pair
+
+#: An input whose loudest time-frequency bin is less than this many dB above the front end's
+#: floor is refused as too quiet: the model would see an almost empty tile.
+QUIET_DB = 6.0
+#: Tiles per forward pass when encoding or decoding many at once.
+CHUNK = 64
+#: Without a record of the longest training unit, inputs up to this many tile widths are taken as
+#: single units (time-normalised into one tile); longer ones are aligned and morphed by windows.
+#: The presets are designed for units compressed by up to about 3x (zebra_finch: 300 ms syllables).
+DEFAULT_MAX_STRETCH = 3.0
+
+
+class VocalModel:
+    """A trained model with its front end, ready to encode, decode and morph sounds.
+
+    Args:
+        model: the network (GAIA, AE or VAE) with ``encode``/``decode``.
+        frontend: the ``frontends.Spectrogram`` it was trained with.
+        config: the merged recipe it was trained with.
+        extra: the exported metadata (``d_error_real`` for GAIA).
+        path: the model file it was loaded from.
+        device: where the network runs.
+    """
+
+    def __init__(self, model: torch.nn.Module, frontend, config: Config, extra: dict | None = None,
+                 path: str | os.PathLike | None = None, device: str | torch.device = "cpu"):
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.frontend = frontend
+        self.config = config
+        self.extra = dict(extra or {})
+        self.path = None if path is None else Path(path)
+        self.kind = config.model.kind
+        self.sr = int(frontend.sr)
+        self.n_freq, self.n_frames = (int(v) for v in frontend.tile_shape)
+        self.hop_length, self.win_length = int(frontend.hop_length), int(frontend.win_length)
+        self.ref_db, self.min_db = float(frontend.ref_db), float(frontend.min_db)
+        freqs = np.asarray(getattr(frontend, "frequencies", [0.0, self.sr / 2]), dtype=np.float64)
+        self.freq_range = (float(freqs[0]), float(freqs[-1]))
+        self.quiet_threshold = QUIET_DB / (self.ref_db - self.min_db)
+        self.d_error_real = self.extra.get("d_error_real")
+        self.max_unit_frames = int(self.extra.get("max_unit_frames") or round(DEFAULT_MAX_STRETCH * self.n_frames))
+
+    # ---- public ---------------------------------------------------------------------------
+
+    def encode(self, y: np.ndarray, sr: int) -> np.ndarray:
+        """The code of one vocal unit (time-normalised into one tile).
+
+        Args:
+            y: (n,) or (channels, n) samples (mixed down), at most about one tile long.
+            sr: their sample rate (resampled to :attr:`sr` if different).
+        Returns:
+            (code_dim,) float32 code.
+        """
+        endpoint = make_endpoint(self, y, sr, "input")
+        return self.encode_tiles(self.to_tile(endpoint.S)[None])[0].cpu().numpy()
+
+    @torch.no_grad()
+    def decode(self, z: np.ndarray, duration: float | None = None) -> np.ndarray:
+        """A waveform from a code.
+
+        Args:
+            z: (code_dim,) code.
+            duration: seconds of the sound; None gives one tile's duration.
+        Returns:
+            (n,) float32 samples at :attr:`sr`.
+        """
+        n = int(round((duration if duration is not None else self.n_frames * self.hop_length / self.sr) * self.sr))
+        tile = self.decode_codes(torch.as_tensor(np.asarray(z, np.float32))[None])[0]
+        return self.invert(self.from_tile(tile, self.frames_for(n)), n)
+
+    def morph(self, y_a: np.ndarray, y_b: np.ndarray, sr: int, steps: int = 16,
+              alpha_range: tuple[float, float] = (0.0, 1.0), path: str = "lerp", spacing: str = "uniform",
+              names: tuple[str, str] = ("a", "b")) -> MorphResult:
+        """A continuum of ``steps`` sounds from ``y_a`` to ``y_b``, endpoints resynthesized too.
+
+        Args:
+            y_a, y_b: (n,) or (channels, n) samples of the two endpoints.
+            sr: their sample rate (resampled to :attr:`sr` if different; see ``result.notes``).
+            steps: sounds in the series.
+            alpha_range: first and last α (0 = a, 1 = b); beyond [0, 1] extrapolates.
+            path: "lerp" or "slerp".
+            spacing: "uniform" in α, or "equal" distances between consecutive steps.
+            names: how the manifest rows name the endpoints.
+        Returns:
+            ``result.waveforms`` (list of (n_k,) arrays at ``result.sr``) and ``result.rows``.
+        """
+        a = make_endpoint(self, y_a, sr, names[0])
+        b = make_endpoint(self, y_b, sr, names[1])
+        return morph_pair(self, a, b, steps, alpha_range, path, spacing)
+
+    def checksum(self) -> str | None:
+        """SHA-256 of the model file (None for a model built in memory)."""
+        if self.path is None:
+            return None
+        h = hashlib.sha256()
+        with open(self.path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        return h.hexdigest()
+
+    # ---- building blocks ------------------------------------------------------------------
+
+    def level_db(self, s: float) -> float:
+        """The dB level of a [0, 1] spectrogram value."""
+        return self.min_db + float(s) * (self.ref_db - self.min_db)
+
+    def frames_for(self, n: int) -> int:
+        """STFT frames of ``n`` samples (centred frames)."""
+        return 1 + int(n) // self.hop_length
+
+    @torch.no_grad()
+    def spectrogram(self, y: np.ndarray) -> torch.Tensor:
+        """(n_freq, T) front end spectrogram in [0, 1] of (n,) samples at :attr:`sr`."""
+        return self.frontend(torch.as_tensor(np.asarray(y, np.float32))[None])[0].cpu()
+
+    def to_tile(self, S: torch.Tensor) -> torch.Tensor:
+        """(1, n_freq, n_frames) tile of a unit's (n_freq, T) spectrogram, tiled as in training."""
+        tiles, _ = self.frontend.tile(S[None])
+        return tiles[0]
+
+    def stretch_tile(self, S: torch.Tensor) -> torch.Tensor:
+        """(1, n_freq, n_frames) tile of any (n_freq, T) stretch, resized in time to fill the tile."""
+        tiles, _ = self.frontend.tile(S[None], mode="stretch")
+        return tiles[0]
+
+    def from_tile(self, tile: torch.Tensor, n_frames: int) -> np.ndarray:
+        """(n_freq, n_frames) spectrogram from a (1, n_freq, tile width) tile, undoing the tiling."""
+        return self.frontend.untile(tile[None].float().cpu(), int(n_frames))[0].numpy()
+
+    def magnitude(self, S: np.ndarray) -> np.ndarray:
+        """Linear STFT magnitude (n_fft // 2 + 1, T) of a (n_freq, T) [0, 1] spectrogram."""
+        return np.asarray(self.frontend.to_magnitude(torch.as_tensor(S)[None])[0], dtype=np.float64)
+
+    @torch.no_grad()
+    def invert(self, S: np.ndarray, length: int) -> np.ndarray:
+        """(length,) float32 waveform of a (n_freq, T) spectrogram (the recipe's inversion)."""
+        return self.invert_many([S], [length])[0]
+
+    @torch.no_grad()
+    def invert_many(self, spectrograms: list[np.ndarray], lengths: list[int], batch_size: int = 32) -> list[np.ndarray]:
+        """Invert many spectrograms in batches (far faster than one by one on a CPU).
+
+        Spectrograms of different lengths are padded at the end with the floor (silence) to the
+        longest of their batch, inverted together, and each waveform is cut back to its length.
+
+        Args:
+            spectrograms: (n_freq, T_k) arrays in [0, 1].
+            lengths: samples of each waveform.
+            batch_size: spectrograms per batch.
+        Returns:
+            (lengths[k],) float32 waveforms.
+        """
+        inv = self.config.inversion
+        out: list[np.ndarray] = [None] * len(spectrograms)
+        order = sorted(range(len(spectrograms)), key=lambda k: lengths[k])
+        for start in range(0, len(order), batch_size):
+            group = order[start:start + batch_size]
+            n_max = max(int(lengths[k]) for k in group)
+            T = max(self.frames_for(n_max), *(spectrograms[k].shape[-1] for k in group))
+            S = torch.zeros(len(group), self.n_freq, T)
+            for row, k in enumerate(group):
+                S[row, :, :spectrograms[k].shape[-1]] = torch.as_tensor(spectrograms[k])
+            y = self.frontend.invert(S.to(self.device), length=n_max, method=inv.method, n_iter=inv.n_iter,
+                                     momentum=inv.momentum)
+            for row, k in enumerate(group):
+                out[k] = np.asarray(y[row, :int(lengths[k])].cpu(), dtype=np.float32)
+        return out
+
+    @torch.no_grad()
+    def encode_tiles(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, code_dim) codes of (B, 1, n_freq, n_frames) tiles."""
+        return torch.cat([self.model.encode(c.float().to(self.device)) for c in x.split(CHUNK)])
+
+    @torch.no_grad()
+    def decode_codes(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, 1, n_freq, n_frames) tiles in [0, 1] decoded from (B, code_dim) codes."""
+        return torch.cat([self.model.decode(c.float().to(self.device)) for c in z.split(CHUNK)])
+
+    @torch.no_grad()
+    def realism(self, x: torch.Tensor) -> np.ndarray | None:
+        """Per tile, mean |x − D(x)| over the same error on real training tiles (1.0 = as real data).
+
+        Args:
+            x: (B, 1, n_freq, n_frames) decoded tiles.
+        Returns:
+            (B,) float64, or None for a model without a discriminator (AE, VAE).
+        """
+        if not hasattr(self.model, "discriminator") or not self.d_error_real:
+            return None
+        errors = [(c - self.model.discriminator(c)).abs().mean(dim=(1, 2, 3)) for c in x.float().to(self.device).split(CHUNK)]
+        return (torch.cat(errors).double() / float(self.d_error_real)).cpu().numpy()
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> VocalModel:
+    """Open an exported model (a run folder or its ``model.safetensors``); runs no code from it.
+
+    Args:
+        path: the run folder or the ``.safetensors`` file.
+        device: where the network runs ("cpu", "cuda", ...).
+    Returns:
+        The model with its front end.
+    Raises:
+        ModelError: missing file, not a gaia-audio model, or weights that do not fit the recipe.
+    """
+    from gaia_audio.frontends import make_frontend
+    from gaia_audio.models import build_model
+
+    file = resolve_model_path(path)
+    weights, config, tile_shape, extra = read_exported(file)
+    frontend = make_frontend(**dataclasses.asdict(config.frontend))
+    if tuple(frontend.tile_shape) != tuple(tile_shape[1:]):
+        raise ModelError(f"model tile shape {tile_shape[1:]} does not match its front end's "
+                         f"{tuple(frontend.tile_shape)}", file)
+    model = build_model(tuple(tile_shape), **dataclasses.asdict(config.model))
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as err:
+        raise ModelError(f"weights do not fit the model the recipe describes ({str(err).splitlines()[0]})", file) from None
+    return VocalModel(model, frontend, config, extra, file, device)
