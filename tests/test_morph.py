@@ -109,3 +109,155 @@ def test_barycentric_weights_cover_the_simplex_lattice(n, steps):
 def test_barycentric_refuses_huge_lattices():
     with pytest.raises(DataError, match="use fewer steps"):
         barycentric_weights(6, 40)
+
+
+# ---- whole series with an identity model on the real front end ---------------------------------
+
+
+class Identity(torch.nn.Module):
+    """A "model" whose code is the tile itself, optionally bent by a power so the path is not straight."""
+
+    def __init__(self, shape: tuple[int, int, int], power: float = 1.0):
+        super().__init__()
+        self.shape, self.power = shape, power
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1) ** (1 / self.power)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return z.clamp(0, 1).reshape(-1, *self.shape) ** self.power
+
+
+def _identity_vm(power: float = 1.0):
+    from gaia_audio.api import VocalModel
+    from gaia_audio.frontends import make_frontend
+
+    frontend = make_frontend("zebra_finch")
+    config = Config()
+    config.model.kind = "ae"
+    config.inversion.n_iter = 4
+    return VocalModel(Identity((1, *frontend.tile_shape), power), frontend, config, {})
+
+
+@pytest.fixture(scope="module")
+def ivm():
+    return _identity_vm()
+
+
+@pytest.fixture(scope="module")
+def units():
+    y, sr, bounds = make_synthetic_song(sr=22050, seed=11)
+    return [y[int(a * sr):int(b * sr)] for a, b in bounds], sr
+
+
+def test_endpoints_go_through_the_same_path_and_durations_interpolate(ivm, units):
+    (y_a, y_b, *_), sr = units
+    a, b = make_endpoint(ivm, y_a, sr, "a"), make_endpoint(ivm, y_b, sr, "b")
+    result = morph_pair(ivm, a, b, steps=5)
+    lengths = [len(y) for y in result.waveforms]
+    np.testing.assert_allclose(lengths, np.linspace(len(y_a), len(y_b), 5), atol=1)
+    # step 0 is a resynthesised through tile -> code -> tile -> untile, not the input itself
+    expected = ivm.from_tile(ivm.to_tile(a.S), a.n_frames)
+    np.testing.assert_allclose(result.spectrograms[0], expected, atol=1e-5)
+    assert result.rows[0]["fidelity_db"] < -15 and result.rows[-1]["fidelity_db"] < -15
+    assert [r["fidelity_db"] is None for r in result.rows] == [False, True, True, True, False]
+    d = [r["distance_prev"] for r in result.rows[1:]]
+    np.testing.assert_allclose(d, d[0], rtol=1e-6)  # a straight path, uniform steps: equal distances
+    assert all(r["realism"] is None for r in result.rows)  # no discriminator
+    assert result.stems == [f"step_{k:02d}" for k in range(5)] and result.hop_length == ivm.hop_length
+
+
+def test_equal_spacing_evens_out_a_bent_path(units):
+    vm = _identity_vm(power=3.0)
+    (y_a, y_b, *_), sr = units
+    a, b = make_endpoint(vm, y_a, sr, "a"), make_endpoint(vm, y_b, sr, "b")
+    cv = lambda r: np.std(d := [row["distance_prev"] for row in r.rows[1:]]) / np.mean(d)  # noqa: E731
+    uniform, equal = morph_pair(vm, a, b, 6), morph_pair(vm, a, b, 6, spacing="equal")
+    assert cv(equal) < 0.05 < cv(uniform)
+    alphas = [r["alpha"] for r in equal.rows]
+    assert alphas[0] == 0 and alphas[-1] == 1 and alphas != pytest.approx(np.linspace(0, 1, 6).tolist())
+
+
+def test_extrapolation_keeps_durations_linear(ivm, units):
+    (y_a, y_b, *_), sr = units
+    a, b = make_endpoint(ivm, y_a, sr, "a"), make_endpoint(ivm, y_b, sr, "b")
+    result = morph_pair(ivm, a, b, steps=7, alpha_range=(-0.25, 1.25), path="slerp")
+    alphas = np.array([r["alpha"] for r in result.rows])
+    np.testing.assert_allclose(alphas, np.linspace(-0.25, 1.25, 7))
+    np.testing.assert_allclose([len(y) for y in result.waveforms], len(y_a) + alphas * (len(y_b) - len(y_a)), atol=1)
+    assert [r["fidelity_db"] is not None for r in result.rows] == [False, True, False, False, False, True, False]
+
+
+def _assemble(units: list[np.ndarray], gaps_s: list[float], sr: int) -> np.ndarray:
+    """Units separated by the given silences (one more gap than units: before, between, after)."""
+    pieces = [np.zeros(int(gaps_s[0] * sr), np.float32)]
+    for unit, gap in zip(units, gaps_s[1:]):
+        pieces += [unit, np.zeros(int(gap * sr), np.float32)]
+    return np.concatenate(pieces)
+
+
+def test_long_inputs_are_aligned_before_they_are_mixed(ivm):
+    """Two renditions of one song with different timing: the aligned midpoint has the units at
+    the average of their two positions, which no blend of the unaligned endpoints gives."""
+    y, sr, bounds = make_synthetic_song(sr=22050, seed=12, n_units=5)
+    units = [y[int(a * sr):int(b * sr)] for a, b in bounds]
+    gaps_a, gaps_b = [0.05, 0.05, 0.30, 0.05, 0.05, 0.05], [0.05, 0.25, 0.05, 0.05, 0.20, 0.05]
+    song_a, song_b = _assemble(units, gaps_a, sr), _assemble(units, gaps_b, sr)
+    expected = _assemble(units, [(g + h) / 2 for g, h in zip(gaps_a, gaps_b)], sr)
+    a, b = make_endpoint(ivm, song_a, sr, "a"), make_endpoint(ivm, song_b, sr, "b")
+    assert max(a.n_frames, b.n_frames) > ivm.max_unit_frames
+    result = morph_pair(ivm, a, b, steps=3)
+    assert any("aligned by DTW" in n for n in result.notes)
+    assert result.rows[0]["fidelity_db"] < -10 and result.rows[-1]["fidelity_db"] < -10
+    mid, target = result.spectrograms[1], ivm.spectrogram(expected).numpy()
+    n = min(mid.shape[1], target.shape[1])
+    from scipy.ndimage import zoom
+
+    naive = 0.5 * (zoom(a.S.numpy(), (1, n / a.n_frames), order=1)[:, :n] + zoom(b.S.numpy(), (1, n / b.n_frames), order=1)[:, :n])
+    corr = lambda x: np.corrcoef(x[:, :n].ravel(), target[:, :n].ravel())[0, 1]  # noqa: E731
+    assert corr(mid) > 0.75 and corr(mid) > corr(naive) + 0.2
+    same = morph_pair(ivm, a, a, steps=3)  # a song morphed with itself stays itself
+    assert max(r["distance_prev"] for r in same.rows[1:]) < 1e-6
+
+
+def test_grid_and_barycentric_mix_codes_by_their_weights(ivm, units):
+    (y_a, y_b, y_c, y_d), sr = units
+    ends = [make_endpoint(ivm, y, sr, n) for y, n in zip((y_a, y_b, y_c, y_d), "abcd")]
+    grid = morph_grid(ivm, ends, steps=3)
+    assert len(grid.waveforms) == 9 and grid.stems[4] == "step_01_01"
+    tiles = torch.stack([ivm.to_tile(e.S) for e in ends])
+    centre = ivm.from_tile(tiles.mean(0), ivm.frames_for(round(np.mean([len(e.y) for e in ends]))))
+    np.testing.assert_allclose(grid.spectrograms[4], centre, atol=1e-5)
+    assert [r["fidelity_db"] is not None for r in grid.rows] == [True, False, True, False, False, False, True, False, True]
+    assert grid.rows[0]["distance_prev"] is None and grid.rows[1]["distance_prev"] > 0
+    bary = morph_barycentric(ivm, ends[:3], steps=3)
+    assert len(bary.rows) == 6 and sum(r["fidelity_db"] is not None for r in bary.rows) == 3
+    assert {"w0", "w1", "w2"} <= set(bary.rows[0])
+    with pytest.raises(DataError, match="3 or more"):
+        morph_barycentric(ivm, ends[:2], steps=3)
+    with pytest.raises(DataError, match="exactly 4"):
+        morph_grid(ivm, ends[:3], steps=3)
+
+
+def test_grids_refuse_inputs_longer_than_a_unit(ivm):
+    song, sr, _ = make_synthetic_song(sr=22050, seed=13, n_units=6)
+    long = make_endpoint(ivm, song, sr, "song")
+    with pytest.raises(DataError, match="too long: song"):
+        morph_grid(ivm, [long] * 4, steps=2)
+
+
+def test_make_endpoint_notes_what_it_changes(ivm, units):
+    (y_a, *_), sr = units
+    stereo = np.stack([y_a, 0.5 * y_a])
+    end = make_endpoint(ivm, stereo, sr, "st")
+    assert end.notes == ["st: 2 channels mixed down to mono (pick one with --channel)"]
+    np.testing.assert_allclose(end.y, 0.75 * y_a, atol=1e-6)
+    end = make_endpoint(ivm, stereo, sr, "st", channel=1)
+    np.testing.assert_allclose(end.y, 0.5 * y_a, atol=1e-6) and None
+    assert end.notes == ["st: channel 1 of 2 used"]
+    end = make_endpoint(ivm, np.repeat(y_a, 2), 44100, "up")
+    assert end.notes == ["up: resampled from 44100 Hz to the model's 22050 Hz"] and abs(len(end.y) - len(y_a)) <= 1
+    with pytest.raises(AudioError, match="channel 2 out of range"):
+        make_endpoint(ivm, stereo, sr, "st", channel=2)
+    with pytest.raises(AudioError, match=r"expected samples of shape"):
+        make_endpoint(ivm, np.zeros((2, 2, 100)), sr, "cube")
