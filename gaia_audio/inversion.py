@@ -1,0 +1,445 @@
+"""Phase reconstruction: turn an STFT magnitude back into a waveform.
+
+Three pieces, all for the STFT that ``torch.stft`` computes with a Hann window and
+``center=True`` (frames centred on ``t * hop_length``, phase referenced to each frame's start):
+
+* :func:`pghi` — Phase-Gradient Heuristic Integration (Průša, Balazs & Søndergaard 2017, "A
+  noniterative method for reconstruction of phase from STFT magnitude", IEEE/ACM TASLP 25(5)).
+  For a Gaussian window the phase gradient follows from the gradient of the log-magnitude; a Hann
+  window is treated as the Gaussian ``exp(-pi t^2 / gamma)`` with ``gamma = 0.25645 * win_length^2``.
+  The gradient is integrated along a heap that always grows from the largest coefficient done so
+  far, so the phase spreads from the ridges of the spectrogram outwards; coefficients more than
+  ``tol_db`` below the peak get a random phase. The heap loop runs on the CPU (numba).
+* :func:`griffin_lim` — Fast Griffin-Lim (Perraudin, Balazs & Søndergaard 2013, "A fast
+  Griffin-Lim algorithm", WASPAA): alternate projections with an inertial (momentum) step. Torch,
+  batched; runs unchanged on a GPU.
+* :func:`reconstruct` — PGHI alone, FGLA alone, or PGHI then FGLA (the default: PGHI gives a good
+  phase in one pass, a few FGLA iterations refine it).
+
+Plus the quality metrics used by the benchmark and evaluation, and :func:`mel_to_linear`.
+"""
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+import scipy.ndimage
+import scipy.optimize
+import torch
+
+from gaia_audio.errors import ConfigError
+
+METHODS = ("pghi+fgla", "pghi", "fgla")
+DEFAULT_N_ITER = 32  # FGLA iterations after PGHI (InversionConfig.n_iter)
+DEFAULT_MOMENTUM = 0.99  # FGLA's alpha (InversionConfig.momentum)
+BUCKET_DB = 0.5  # level resolution of PGHI's priority queue
+HANN_GAMMA = 0.25645  # gamma / win_length^2 of the Gaussian that best matches a Hann window (Průša 2017)
+
+
+# ---- STFT helpers (the convention every function here assumes) --------------------------------
+
+
+def _window(win_length: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    return torch.hann_window(win_length, periodic=True, device=device, dtype=dtype)
+
+
+def stft(y: torch.Tensor, n_fft: int, hop_length: int, win_length: int,
+         window: torch.Tensor | None = None) -> torch.Tensor:
+    """Complex STFT with a Hann window, frames centred on ``t * hop_length`` (zero padding).
+
+    Args:
+        y: (B, n) or (n,) real waveform.
+    Returns:
+        (B, n_fft // 2 + 1, T) or (n_fft // 2 + 1, T) complex, T = 1 + n // hop_length.
+    """
+    if window is None:
+        window = _window(win_length, y.device, y.dtype)
+    return torch.stft(y, n_fft, hop_length, win_length, window, center=True, pad_mode="constant",
+                      return_complex=True)
+
+
+def istft(X: torch.Tensor, n_fft: int, hop_length: int, win_length: int, length: int | None = None,
+          window: torch.Tensor | None = None) -> torch.Tensor:
+    """Least-squares inverse of :func:`stft` (``torch.istft``).
+
+    Args:
+        X: (B, n_fft // 2 + 1, T) or (n_fft // 2 + 1, T) complex.
+        length: samples of the output; None gives (T - 1) * hop_length.
+    Returns:
+        (B, length) or (length,) real waveform.
+    """
+    if window is None:
+        window = _window(win_length, X.device, X.real.dtype)
+    if length is None:
+        length = (X.shape[-1] - 1) * hop_length
+    return torch.istft(X, n_fft, hop_length, win_length, window, center=True, length=length)
+
+
+def _as_batch(mag) -> tuple[torch.Tensor, bool]:
+    """(F, T) or (B, F, T) array/tensor -> ((B, F, T) float tensor, had a batch axis)."""
+    t = torch.as_tensor(mag)
+    if not torch.is_floating_point(t):
+        t = t.float()
+    if t.ndim not in (2, 3):
+        raise ValueError(f"expected a magnitude of shape (F, T) or (B, F, T), got {tuple(t.shape)}")
+    return (t if t.ndim == 3 else t[None]), t.ndim == 3
+
+
+class _Frames:
+    """The STFT pair of :func:`stft` / :func:`istft` for a fixed frame count, in (B, T, F) layout.
+
+    Keeps the window and the inverse overlap-add envelope between iterations; overlap-adds by
+    summing hop-sized slices when hop_length divides n_fft (else falls back to torch.istft).
+    """
+
+    def __init__(self, n_fft: int, hop_length: int, win_length: int, n_time: int, length: int,
+                 device: torch.device, dtype: torch.dtype):
+        self.n_fft, self.hop, self.win_length, self.n_time, self.length = n_fft, hop_length, win_length, n_time, length
+        self.window = _window(win_length, device, dtype)
+        left = (n_fft - win_length) // 2
+        self.full_window = torch.nn.functional.pad(self.window, (left, n_fft - win_length - left))  # (n_fft,)
+        self.ratio = n_fft // hop_length if n_fft % hop_length == 0 else 0
+        if self.ratio:
+            env = self._overlap_add(self.full_window.square().expand(1, n_time, n_fft))[0]
+            self.inv_env = 1.0 / env.clamp_min(1e-11)  # (T + ratio - 1) * hop
+
+    def _overlap_add(self, frames: torch.Tensor) -> torch.Tensor:
+        """(B, T, n_fft) frames -> (B, (T + ratio - 1) * hop) overlap-added signal."""
+        B, T, _ = frames.shape
+        out = frames.new_zeros(B, T + self.ratio - 1, self.hop)
+        parts = frames.reshape(B, T, self.ratio, self.hop)
+        for r in range(self.ratio):
+            out[:, r:r + T] += parts[:, :, r]
+        return out.reshape(B, -1)
+
+    def stft(self, y: torch.Tensor) -> torch.Tensor:
+        """(B, n) -> (B, T, n_fft // 2 + 1) complex."""
+        half = self.n_fft // 2
+        frames = torch.nn.functional.pad(y, (half, half)).unfold(-1, self.n_fft, self.hop)
+        return torch.fft.rfft(frames * self.full_window)
+
+    def istft(self, X: torch.Tensor) -> torch.Tensor:
+        """(B, T, n_fft // 2 + 1) complex -> (B, length)."""
+        if not self.ratio:
+            return istft(X.transpose(1, 2), self.n_fft, self.hop, self.win_length, self.length, self.window)
+        y = self._overlap_add(torch.fft.irfft(X, n=self.n_fft) * self.full_window) * self.inv_env
+        half = self.n_fft // 2
+        y = y[:, half:half + self.length]
+        if y.shape[1] < self.length:
+            y = torch.nn.functional.pad(y, (0, self.length - y.shape[1]))
+        return y
+
+
+@numba.njit(cache=True, fastmath=True)
+def _project_extrapolate_numba(X, mag, t_prev, momentum):  # pragma: no cover - numba
+    """In place on (N, 2) float views: t = mag·X/|X|; X <- t + momentum·(t − t_prev); t_prev <- t."""
+    m = X.dtype.type(momentum)
+    tiny = X.dtype.type(1e-30)
+    for i in range(mag.shape[0]):
+        re, im = X[i, 0], X[i, 1]
+        scale = mag[i] / np.sqrt(re * re + im * im + tiny)
+        t_re, t_im = re * scale, im * scale
+        X[i, 0] = t_re + m * (t_re - t_prev[i, 0])
+        X[i, 1] = t_im + m * (t_im - t_prev[i, 1])
+        t_prev[i, 0] = t_re
+        t_prev[i, 1] = t_im
+
+
+def _project_extrapolate(X: torch.Tensor, mag: torch.Tensor, t_prev: torch.Tensor, momentum: float) -> torch.Tensor:
+    """FGLA's step after the consistency projection: returns c and sets t_prev to t, in place.
+
+    On the CPU a fused numba loop (one pass, no temporaries); elsewhere plain torch.
+    """
+    if X.device.type == "cpu" and X.is_contiguous() and t_prev.is_contiguous() and mag.is_contiguous():
+        flat = lambda z: torch.view_as_real(z).reshape(-1, 2).numpy()  # noqa: E731
+        _project_extrapolate_numba(flat(X), mag.reshape(-1).numpy(), flat(t_prev), momentum)
+        return X
+    t = X * (mag / X.abs().clamp_min(1e-30))
+    c = t + momentum * (t - t_prev)
+    t_prev.copy_(t)
+    return c
+
+
+# ---- Fast Griffin-Lim ------------------------------------------------------------------------
+
+
+def griffin_lim(mag: torch.Tensor, n_fft: int, hop_length: int, win_length: int, n_iter: int = 32,
+                momentum: float = 0.99, init_phase: torch.Tensor | str | None = None,
+                length: int | None = None, seed: int = 0) -> torch.Tensor:
+    """Fast Griffin-Lim (Perraudin et al. 2013): alternating projections with momentum.
+
+    Each iteration projects onto consistent spectrograms (istft then stft) and back onto the given
+    magnitude; the step is extrapolated by ``momentum`` (0 gives classic Griffin-Lim).
+
+    Args:
+        mag: (B, F, T) or (F, T) STFT magnitude, F = n_fft // 2 + 1 (tensor or array).
+        n_fft, hop_length, win_length: the STFT that produced ``mag``.
+        n_iter: iterations (each one stft + one istft).
+        momentum: the inertial factor alpha (Perraudin et al. recommend 0.99).
+        init_phase: (B, F, T) or (F, T) starting phase in radians, "random" (default, seeded)
+            or "zeros".
+        length: samples of the output; None gives (T - 1) * hop_length.
+        seed: seed of the random starting phase.
+    Returns:
+        (B, length) waveform, or (length,) for an unbatched ``mag``.
+    """
+    mag_b, batched = _as_batch(mag)
+    B, n_freq, n_time = mag_b.shape
+    length = (n_time - 1) * hop_length if length is None else int(length)
+    if init_phase is None or (isinstance(init_phase, str) and init_phase == "random"):
+        gen = torch.Generator(device="cpu").manual_seed(seed)
+        phase = (torch.rand(mag_b.shape, generator=gen, dtype=mag_b.dtype) * 2 * math.pi).to(mag_b.device)
+    elif isinstance(init_phase, str) and init_phase == "zeros":
+        phase = torch.zeros_like(mag_b)
+    else:
+        phase = torch.as_tensor(init_phase, dtype=mag_b.dtype, device=mag_b.device).reshape(mag_b.shape)
+    frames = _Frames(n_fft, hop_length, win_length, n_time, length, mag_b.device, mag_b.dtype)
+    mag_t = mag_b.transpose(1, 2).contiguous()  # (B, T, F): the layout of _Frames
+    c = torch.polar(mag_t, phase.transpose(1, 2).contiguous())  # the extrapolated estimate c_n
+    t_prev = c.clone()  # the last magnitude projection t_{n-1}
+    for _ in range(n_iter):
+        c = _project_extrapolate(frames.stft(frames.istft(c)), mag_t, t_prev, momentum)
+    c = c * (mag_t / c.abs().clamp_min(1e-30))  # back onto the given magnitude
+    y = frames.istft(c)
+    return y if batched else y[0]
+
+
+# ---- PGHI ------------------------------------------------------------------------------------
+
+
+@numba.njit(cache=True)
+def _integrate(level, tgrad, fgrad, starts, todo, phase):  # pragma: no cover - numba
+    """Trapezoidal integration of the phase gradient, always from the loudest coefficient reached.
+
+    The priority queue is a bucket queue over quantized levels (LIFO within a bucket), O(1) per
+    coefficient; ties within one bucket (0.5 dB) are broken arbitrarily.
+
+    Args:
+        level: (F, T) int64 bucket (quantized log-magnitude) of each coefficient, >= 0.
+        tgrad, fgrad: (F, T) phase increments per frame and per bin (radians).
+        starts: flat index of the largest coefficient of each island (where integration begins).
+        todo: (F, T) bool, True where a coefficient still needs a phase (cleared as it gets one).
+        phase: (F, T) phase, written in place; islands' starting points keep theirs.
+    """
+    n_freq, n_time = level.shape
+    n = n_freq * n_time
+    flat_level, flat_todo, flat_phase = level.reshape(n), todo.reshape(n), phase.reshape(n)
+    flat_t, flat_f = tgrad.reshape(n), fgrad.reshape(n)
+    head = np.full(flat_level.max() + 1, -1, np.int64)  # first item of each bucket
+    nxt = np.empty(n, np.int64)  # next item in the same bucket
+    for start in starts:
+        if not flat_todo[start]:
+            continue
+        flat_todo[start] = False
+        top = flat_level[start]
+        head[top] = start
+        nxt[start] = -1
+        count = 1
+        while count > 0:
+            while head[top] < 0:
+                top -= 1
+            idx = head[top]
+            head[top] = nxt[idx]
+            count -= 1
+            t = idx % n_time
+            for step in range(4):
+                if step == 0:  # next frame
+                    if t + 1 >= n_time:
+                        continue
+                    nb = idx + 1
+                    inc = 0.5 * (flat_t[idx] + flat_t[nb])
+                elif step == 1:  # previous frame
+                    if t == 0:
+                        continue
+                    nb = idx - 1
+                    inc = -0.5 * (flat_t[idx] + flat_t[nb])
+                elif step == 2:  # next bin
+                    nb = idx + n_time
+                    if nb >= n:
+                        continue
+                    inc = 0.5 * (flat_f[idx] + flat_f[nb])
+                else:  # previous bin
+                    nb = idx - n_time
+                    if nb < 0:
+                        continue
+                    inc = -0.5 * (flat_f[idx] + flat_f[nb])
+                if flat_todo[nb]:
+                    flat_todo[nb] = False
+                    flat_phase[nb] = flat_phase[idx] + inc
+                    b = flat_level[nb]
+                    nxt[nb] = head[b]
+                    head[b] = nb
+                    count += 1
+                    if b > top:
+                        top = b
+
+
+@numba.njit(cache=True)
+def _island_peaks(logmag, labels, n_islands):  # pragma: no cover - numba
+    """Flat index of the largest coefficient of each labelled island (labels 1..n_islands)."""
+    best = np.full(n_islands + 1, -np.inf)
+    where = np.zeros(n_islands + 1, np.int64)
+    n_time = logmag.shape[1]
+    for f in range(logmag.shape[0]):
+        for t in range(n_time):
+            lab = labels[f, t]
+            if lab > 0 and logmag[f, t] > best[lab]:
+                best[lab] = logmag[f, t]
+                where[lab] = f * n_time + t
+    return where[1:]
+
+
+def _pghi_one(mag: np.ndarray, n_fft: int, hop_length: int, win_length: int, gamma: float,
+              tol_db: float, rng: np.random.Generator) -> np.ndarray:
+    """PGHI phase of one (F, T) magnitude (float64 numpy)."""
+    mag = np.ascontiguousarray(mag)
+    n_freq, n_time = mag.shape
+    peak = mag.max()
+    phase = rng.uniform(0, 2 * np.pi, mag.shape)
+    if not np.isfinite(peak) or peak <= 0:
+        return phase
+    logmag = np.log(np.maximum(mag, peak * 1e-10))
+    dlog_df = np.gradient(logmag, axis=0) if n_freq > 1 else np.zeros_like(logmag)  # per bin
+    dlog_dt = np.gradient(logmag, axis=1) if n_time > 1 else np.zeros_like(logmag)  # per frame
+    k = np.arange(n_freq)[:, None]
+    # centre-referenced phase: d(phase)/d(frame) and d(phase)/d(bin), from the Gaussian-window
+    # Cauchy-Riemann relations; -pi per bin moves the reference from the window centre to the
+    # frame start, the convention torch.stft uses
+    tgrad = hop_length * n_fft / gamma * dlog_df + 2 * np.pi * hop_length * k / n_fft
+    fgrad = -gamma / (hop_length * n_fft) * dlog_dt - np.pi
+    # coefficients above the tolerance form islands (4-connected); each is integrated from its
+    # largest coefficient, the rest keep their random phase
+    floor = np.log(peak) - tol_db / 20 * np.log(10)
+    todo = logmag >= floor
+    labels, n_islands = scipy.ndimage.label(todo)
+    starts = _island_peaks(logmag, labels, n_islands)
+    level = np.maximum((logmag - floor) * (20 / np.log(10) / BUCKET_DB), 0).astype(np.int64)
+    _integrate(level, tgrad, fgrad, starts, todo, phase)
+    return phase
+
+
+def pghi(mag, n_fft: int, hop_length: int, win_length: int, tol_db: float = 60.0,
+         gamma: float | None = None, seed: int = 0):
+    """Phase-Gradient Heuristic Integration (Průša et al. 2017): a phase from the magnitude alone.
+
+    Args:
+        mag: (F, T) or (B, F, T) STFT magnitude (numpy array or tensor), F = n_fft // 2 + 1.
+        n_fft, hop_length, win_length: the STFT (Hann window) that produced ``mag``.
+        tol_db: coefficients more than this many dB below the peak get a random phase.
+        gamma: Gaussian window constant in samples^2; None uses 0.25645 * win_length^2 (Hann).
+        seed: seed of the random phase given to the quiet coefficients.
+    Returns:
+        phase in radians, the shape and kind (array or tensor, same device) of ``mag``.
+    """
+    gamma = HANN_GAMMA * win_length ** 2 if gamma is None else float(gamma)
+    is_tensor = isinstance(mag, torch.Tensor)
+    arr = mag.detach().cpu().double().numpy() if is_tensor else np.asarray(mag, dtype=np.float64)
+    flat = arr.reshape(-1, *arr.shape[-2:])
+    rng = np.random.default_rng(seed)
+    phase = np.stack([_pghi_one(m, n_fft, hop_length, win_length, gamma, tol_db, rng) for m in flat])
+    phase = phase.reshape(arr.shape)
+    if is_tensor:
+        return torch.from_numpy(phase).to(device=mag.device, dtype=mag.dtype if mag.is_floating_point() else torch.float32)
+    return phase
+
+
+# ---- the chain -------------------------------------------------------------------------------
+
+
+def reconstruct(mag, n_fft: int, hop_length: int, win_length: int, method: str = "pghi+fgla",
+                n_iter: int = DEFAULT_N_ITER, momentum: float = DEFAULT_MOMENTUM,
+                length: int | None = None) -> torch.Tensor:
+    """A waveform whose STFT magnitude matches ``mag``: PGHI, FGLA, or PGHI then FGLA.
+
+    Args:
+        mag: (B, F, T) or (F, T) STFT magnitude (tensor or array), F = n_fft // 2 + 1.
+        n_fft, hop_length, win_length: the STFT (Hann window, centred frames) of ``mag``.
+        method: "pghi+fgla" (PGHI phase refined by ``n_iter`` FGLA iterations), "pghi" (no
+            iterations), or "fgla" (``n_iter`` iterations from a random phase).
+        n_iter: FGLA iterations (ignored by "pghi").
+        momentum: FGLA's inertial factor.
+        length: samples of the output; None gives (T - 1) * hop_length.
+    Returns:
+        (B, length) or (length,) waveform tensor on the device of ``mag``.
+    Raises:
+        ConfigError: an unknown method or a negative n_iter.
+    """
+    if method not in METHODS:
+        raise ConfigError(f"unknown inversion method '{method}' (use one of {', '.join(METHODS)})")
+    if n_iter < 0:
+        raise ConfigError(f"inversion n_iter must be >= 0, got {n_iter}")
+    mag_b, batched = _as_batch(mag)
+    if method == "fgla":
+        y = griffin_lim(mag_b, n_fft, hop_length, win_length, n_iter, momentum, "random", length)
+    else:
+        phase = pghi(mag_b, n_fft, hop_length, win_length)
+        if method == "pghi":
+            y = istft(torch.polar(mag_b, phase), n_fft, hop_length, win_length, length)
+        else:
+            y = griffin_lim(mag_b, n_fft, hop_length, win_length, n_iter, momentum, phase, length)
+    return y if batched else y[0]
+
+
+# ---- mel -> linear ---------------------------------------------------------------------------
+
+
+def mel_to_linear(M: np.ndarray, mel_basis: np.ndarray) -> np.ndarray:
+    """Non-negative least-squares linear magnitude from mel magnitudes (``scipy.optimize.nnls``).
+
+    Exact (``mel_basis @ S == M``) whenever M lies in the cone the filterbank spans, i.e. M is the
+    mel projection of some non-negative spectrum; otherwise the closest such projection.
+
+    Args:
+        M: (..., n_mels, T) non-negative mel magnitudes.
+        mel_basis: (n_mels, F) non-negative filterbank.
+    Returns:
+        (..., F, T) non-negative linear magnitudes.
+    """
+    M = np.asarray(M, dtype=np.float64)
+    A = np.asarray(mel_basis, dtype=np.float64)
+    n_mels, n_time = M.shape[-2:]
+    frames = np.moveaxis(M, -1, -2).reshape(-1, n_mels)  # (N, n_mels): one row per frame
+    uniq, inverse = np.unique(frames, axis=0, return_inverse=True)  # silent frames repeat
+    sol = np.stack([scipy.optimize.nnls(A, m, maxiter=50 * A.shape[1])[0] for m in uniq])
+    S = sol[inverse.reshape(-1)].reshape(*M.shape[:-2], n_time, A.shape[1])
+    return np.moveaxis(S, -1, -2)
+
+
+# ---- metrics ---------------------------------------------------------------------------------
+
+
+def _np(x) -> np.ndarray:
+    return x.detach().cpu().double().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float64)
+
+
+def spectral_convergence_db(mag_ref, mag_est) -> float:
+    """Spectral convergence 20·log10(‖|X| − |Y|‖_F / ‖|X|‖_F) in dB (lower is better).
+
+    Args:
+        mag_ref: (..., F, T) reference STFT magnitude (array or tensor).
+        mag_est: the same shape: the magnitude of the STFT of the reconstruction.
+    Returns:
+        the spectral convergence in dB.
+    """
+    ref, est = _np(mag_ref), _np(mag_est)
+    return float(20 * np.log10(np.linalg.norm(ref - est) / max(np.linalg.norm(ref), 1e-300) + 1e-300))
+
+
+def log_spectral_distance_db(mag_ref, mag_est, top_db: float = 80.0) -> float:
+    """Log-spectral distance in dB: per frame the RMS over bins of the dB difference, averaged.
+
+    Both magnitudes are floored ``top_db`` below the reference's peak so silent bins do not
+    dominate.
+
+    Args:
+        mag_ref: (..., F, T) reference STFT magnitude (array or tensor).
+        mag_est: the same shape.
+        top_db: dynamic range kept below the reference peak.
+    Returns:
+        the mean log-spectral distance in dB.
+    """
+    ref, est = _np(mag_ref), _np(mag_est)
+    floor = max(ref.max(), 1e-30) * 10 ** (-top_db / 20)
+    diff = 20 * np.log10(np.maximum(ref, floor)) - 20 * np.log10(np.maximum(est, floor))
+    return float(np.mean(np.sqrt(np.mean(diff ** 2, axis=-2))))
