@@ -30,10 +30,11 @@ from gaia_audio.morph import MorphResult, make_endpoint, morph_pair
 QUIET_DB = 6.0
 #: Tiles per forward pass when encoding or decoding many at once.
 CHUNK = 64
-#: Without a record of the longest training unit, inputs up to this many tile widths are taken as
-#: single units (time-normalised into one tile); longer ones are aligned and morphed by windows.
-#: The presets are designed for units compressed by up to about 3x (zebra_finch: 300 ms syllables).
-DEFAULT_MAX_STRETCH = 3.0
+#: Inputs up to the longest unit the model was trained on (``max_unit_frames`` in the exported
+#: metadata) are single units, time-normalised into one tile; longer ones are aligned and morphed
+#: window by window. A model without that record takes this many seconds (segment.detect_units'
+#: default longest unit), or one tile's duration if that is longer.
+DEFAULT_MAX_UNIT_S = 0.5
 
 
 class VocalModel:
@@ -52,7 +53,7 @@ class VocalModel:
                  path: str | os.PathLike | None = None, device: str | torch.device = "cpu"):
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
-        self.frontend = frontend
+        self.frontend = frontend.to(self.device)
         self.config = config
         self.extra = dict(extra or {})
         self.path = None if path is None else Path(path)
@@ -65,7 +66,8 @@ class VocalModel:
         self.freq_range = (float(freqs[0]), float(freqs[-1]))
         self.quiet_threshold = QUIET_DB / (self.ref_db - self.min_db)
         self.d_error_real = self.extra.get("d_error_real")
-        self.max_unit_frames = int(self.extra.get("max_unit_frames") or round(DEFAULT_MAX_STRETCH * self.n_frames))
+        self.max_unit_frames = int(self.extra.get("max_unit_frames")
+                                   or max(self.n_frames, self.frames_for(DEFAULT_MAX_UNIT_S * self.sr)))
 
     # ---- public ---------------------------------------------------------------------------
 
@@ -156,7 +158,7 @@ class VocalModel:
 
     def magnitude(self, S: np.ndarray) -> np.ndarray:
         """Linear STFT magnitude (n_fft // 2 + 1, T) of a (n_freq, T) [0, 1] spectrogram."""
-        return np.asarray(self.frontend.to_magnitude(torch.as_tensor(S)[None])[0], dtype=np.float64)
+        return self.frontend.to_magnitude(torch.as_tensor(S)[None])[0].cpu().double().numpy()
 
     @torch.no_grad()
     def invert(self, S: np.ndarray, length: int) -> np.ndarray:

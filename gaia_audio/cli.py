@@ -109,7 +109,8 @@ def _export_options(func):
                      show_default=True, metavar="BEFORE AFTER", help="Silence before and after each sound."),
         click.option("--channel", type=int, default=None,
                      help="Use this channel (from 0) of multichannel inputs instead of mixing them down."),
-        click.option("--seed", type=int, default=0, show_default=True, help="Seed for the phase reconstruction."),
+        click.option("--seed", type=int, default=0, show_default=True,
+                     help="Seed of torch's generator, recorded in provenance.json (the morph is deterministic)."),
         click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N."),
         click.option("--overwrite", is_flag=True, help="Replace an existing output folder."),
         click.option("--no-plot", is_flag=True, help="Do not draw continuum.png."),
@@ -120,9 +121,7 @@ def _export_options(func):
 
 
 def _run_export(kind: str, make_results, opts: dict, inputs: list[str]) -> None:
-    """Load the model, build the continua with ``make_results(vm, endpoint)``, note and export them."""
-    import shlex
-
+    """Load the model, build the continua with ``make_results(vm)``, print their notes, export them."""
     import torch
 
     from gaia_audio import continuum
@@ -140,7 +139,7 @@ def _run_export(kind: str, make_results, opts: dict, inputs: list[str]) -> None:
                                         level=opts["level"], ramp_ms=opts["ramp_ms"],
                                         silence_before_ms=opts["silence_ms"][0], silence_after_ms=opts["silence_ms"][1])
     provenance = {
-        "kind": kind, "command": shlex.join(["gaia-audio", *sys.argv[1:]]), "seed": opts["seed"],
+        "kind": kind, "command": _full_command(), "argv": sys.argv, "seed": opts["seed"],
         "model": {"path": str(vm.path), "sha256": vm.checksum(), "kind": vm.kind, "extra": vm.extra},
         "recipe": to_dict(vm.config),
         "morph": {"steps": opts["steps"], "alpha_range": list(opts["alpha_range"]), "path": opts["path_kind"],
@@ -148,10 +147,28 @@ def _run_export(kind: str, make_results, opts: dict, inputs: list[str]) -> None:
         "inputs": [{"path": str(p), "sha256": continuum.file_sha256(p)} for p in inputs],
         "notes": notes,
     }
-    out = continuum.export(results, opts["out_dir"], settings, provenance, opts["overwrite"], not opts["no_plot"])
+    out = continuum.export(results, opts["out_dir"], settings, provenance, opts["overwrite"], not opts["no_plot"],
+                           on_note=lambda note: click.echo(f"note: {note}", err=True))
     n_files = sum(len(r.waveforms) for r in results)
     click.echo(f"{n_files} sounds written to {out} (manifest.csv, provenance.json"
                f"{'' if opts['no_plot'] else ', continuum.png'})")
+
+
+def _full_command() -> str:
+    """The running command with every option spelled out, defaults included (re-runnable as is)."""
+    import shlex
+
+    ctx = click.get_current_context()
+    words = ["gaia-audio", ctx.info_name]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if isinstance(param, click.Argument):
+            words += [str(v) for v in (value if isinstance(value, (tuple, list)) else [value]) if v is not None]
+        elif param.is_flag:
+            words += [param.opts[0]] if value else []
+        elif value is not None and value != ():
+            words += [param.opts[0], *(str(v) for v in (value if isinstance(value, (tuple, list)) else [value]))]
+    return shlex.join(words)
 
 
 def _load_endpoint(vm, path, channel):

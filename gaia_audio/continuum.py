@@ -20,6 +20,7 @@ import shutil
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -210,7 +211,8 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 
 def export(results: list[MorphResult], out_dir: str | os.PathLike, settings: ExportSettings | None = None,
-           provenance: dict | None = None, overwrite: bool = False, plot: bool = True) -> Path:
+           provenance: dict | None = None, overwrite: bool = False, plot: bool = True,
+           on_note: Callable[[str], None] | None = None) -> Path:
     """Write continua as WAV files plus manifest.csv, provenance.json and continuum.png.
 
     One continuum goes straight into ``out_dir`` (``step_00.wav`` …); several go into one
@@ -224,6 +226,7 @@ def export(results: list[MorphResult], out_dir: str | os.PathLike, settings: Exp
             export settings, notes and package versions are added.
         overwrite: replace an existing ``out_dir``.
         plot: draw continuum.png.
+        on_note: called with each note the export adds (output resampled, levels turned down).
     Returns:
         ``out_dir``.
     """
@@ -240,6 +243,8 @@ def export(results: list[MorphResult], out_dir: str | os.PathLike, settings: Exp
     tmp.mkdir()
     try:
         rows, notes, strips = _write_sounds(results, tmp, settings)
+        for note in notes if on_note else []:
+            on_note(note)
         write_manifest(tmp / "manifest.csv", rows)
         record = dict(provenance or {})
         record["export"] = asdict(settings)
