@@ -177,7 +177,6 @@ def test_a_failure_half_way_leaves_nothing_behind(tmp_path, monkeypatch):
 
 
 def test_continuum_png_is_drawn(tmp_path):
-    pytest.importorskip("gaia_audio.plots")
     out = export([_result("ab"), _result("cd", n=3, seed=1)], tmp_path / "out")
     png = out / "continuum.png"
     assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
