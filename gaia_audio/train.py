@@ -119,7 +119,7 @@ def train_step(model: torch.nn.Module, x: torch.Tensor, optimizers: dict, alpha_
             terms = ae_loss(x, model(x))
         losses, lrs = {"model": (terms["loss"], model)}, {"model": lr_max}
 
-    logged = {k: float(v) for k, v in terms.items()}
+    logged = {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in terms.items()}
     if not all(math.isfinite(v) for v in logged.values()):
         return logged
     # Gradients of each network's own loss, from the same forward pass, before any update.
