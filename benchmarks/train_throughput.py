@@ -1,0 +1,135 @@
+"""Throughput of one full GAIA training step on this machine, against its fp32 matmul peak.
+
+A step is what ``train.train_step`` does (gaia-spec.md): encode the batch with the generator,
+decode it, decode the interpolations between its halves, run the discriminator on x, G(x) and
+G(z_i), take each network's gradient of its own loss from that one forward pass, and apply one
+Adam update per network. FLOPs are counted once per setting with
+``torch.utils.flop_counter.FlopCounterMode`` (convolutions and matrix products, forward and
+backward); the rest (norms, activations, padding, Adam) costs time but is not counted, so the
+ratio to the matmul peak is the fraction of the machine's arithmetic the step really uses.
+
+Usage:
+    python benchmarks/train_throughput.py                      # small and paper presets
+    python benchmarks/train_throughput.py --sizes small --batch-size 16 --steps 10 --threads 2
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from gaia_audio.losses import gaia_losses, interpolate_codes, sample_alphas
+from gaia_audio.models import build_model, count_parameters
+
+
+def default_tile_shape() -> tuple[int, int, int]:
+    """(1, n_freq, n_frames) of the zebra_finch preset, or (1, 80, 64) if the front end is unavailable."""
+    try:
+        from gaia_audio.frontends import make_frontend
+
+        return (1, *make_frontend(preset="zebra_finch").tile_shape)
+    except Exception:  # the front end is optional for this benchmark
+        return (1, 80, 64)
+
+
+def matmul_peak(sizes: tuple[int, ...] = (1024, 2048, 4096), repeats: int = 5) -> float:
+    """Best fp32 GFLOP/s of a square ``torch.matmul`` over a few sizes: the arithmetic ceiling."""
+    best = 0.0
+    for n in sizes:
+        a, b = torch.randn(n, n), torch.randn(n, n)
+        torch.matmul(a, b)
+        for _ in range(repeats):
+            start = time.perf_counter()
+            torch.matmul(a, b)
+            best = max(best, 2 * n ** 3 / (time.perf_counter() - start) / 1e9)
+    return best
+
+
+def make_step(model: torch.nn.Module, x: torch.Tensor):
+    """A closure doing one GAIA training step on batch ``x`` (B, C, H, W), as train.train_step does."""
+    G, D = model.generator, model.discriminator
+    opt_g = torch.optim.Adam(G.parameters(), lr=1e-4, eps=1e-8)
+    opt_d = torch.optim.Adam(D.parameters(), lr=1e-4, eps=1e-8)
+    alpha_gen = torch.Generator().manual_seed(0)
+    params_g, params_d = list(G.parameters()), list(D.parameters())
+
+    def step() -> None:
+        z = G.encode(x)
+        x_g = G.decode(z)
+        half = x.shape[0] // 2
+        x_i = G.decode(interpolate_codes(z, sample_alphas(half, alpha_gen), sample_alphas(half, alpha_gen)))
+        terms = gaia_losses(x, D(x), x_g, D(x_g), x_i, D(x_i), G.content_code(z))
+        grads_d = torch.autograd.grad(terms["L_D"], params_d, retain_graph=True)
+        grads_g = torch.autograd.grad(terms["L_G"], params_g)
+        for params, grads, opt, lr in ((params_d, grads_d, opt_d, terms["lr_D"]),
+                                       (params_g, grads_g, opt_g, terms["lr_G"])):
+            for p, g in zip(params, grads):
+                p.grad = g
+            for group in opt.param_groups:
+                group["lr"] = float(lr)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+
+    return step
+
+
+def benchmark(size: str, tile_shape: tuple[int, int, int], batch_size: int, steps: int,
+              channels_last: bool = False) -> dict:
+    """Tiles/s and GFLOP/s of GAIA training steps for one size preset.
+
+    Returns:
+        dict with size, batch, parameters, GFLOP per step, seconds per step (median), tiles/s, GFLOP/s.
+    """
+    torch.manual_seed(0)
+    model = build_model(tile_shape, kind="gaia", size=size)
+    x = torch.rand(batch_size, *tile_shape)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    step = make_step(model, x)
+    step()  # warm-up (allocations, oneDNN primitive creation)
+    with FlopCounterMode(display=False) as counter:
+        step()
+    flops = counter.get_total_flops()
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    sec = sorted(times)[len(times) // 2]
+    return {"size": size, "batch": batch_size, "params_G": count_parameters(model.generator),
+            "params_D": count_parameters(model.discriminator), "gflop": flops / 1e9, "sec": sec,
+            "tiles_s": batch_size / sec, "gflops": flops / sec / 1e9}
+
+
+def main() -> None:
+    """Print a markdown table of GAIA training throughput beside the machine's matmul peak."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="+", default=["small", "paper"])
+    parser.add_argument("--batch-size", type=int, default=16, help="batch for 'small'")
+    parser.add_argument("--paper-batch-size", type=int, default=4, help="batch for 'paper' (slow on a CPU)")
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per setting (median reported)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    parser.add_argument("--channels-last", action="store_true", help="run convs in channels_last layout")
+    parser.add_argument("--tile-shape", type=int, nargs=3, default=None, metavar=("C", "H", "W"))
+    args = parser.parse_args()
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    tile_shape = tuple(args.tile_shape) if args.tile_shape else default_tile_shape()
+    peak = matmul_peak()
+    rows = [benchmark(size, tile_shape, args.paper_batch_size if size == "paper" else args.batch_size,
+                      args.steps, args.channels_last) for size in args.sizes]
+    print(f"\nGAIA training step, tile {tile_shape}, {torch.get_num_threads()} threads, torch {torch.__version__}, "
+          f"fp32 matmul peak {peak:.1f} GFLOP/s\n")
+    print("| preset | batch | params G / D | GFLOP/step | s/step | tiles/s | GFLOP/s | % of matmul peak |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['size']} | {r['batch']} | {r['params_G'] / 1e6:.2f}M / {r['params_D'] / 1e6:.2f}M | "
+              f"{r['gflop']:.1f} | {r['sec']:.3f} | {r['tiles_s']:.1f} | {r['gflops']:.1f} | "
+              f"{100 * r['gflops'] / peak:.0f}% |")
+
+
+if __name__ == "__main__":
+    main()
