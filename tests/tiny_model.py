@@ -22,8 +22,11 @@ def train_tiny_model(root: Path, kind: str = "gaia") -> Path:
     """Train a very small model for 4 steps on 12 synthetic units; return its run folder.
 
     Its weights are far from converged: the tests that use it check the machinery (shapes,
-    files, columns, errors), never sound quality.
+    files, columns, errors), never sound quality. Training runs on one thread: on a shared,
+    busy 2-core machine torch's second thread makes these tiny steps many times slower.
     """
+    import torch
+
     from gaia_audio.config import load_config
     from gaia_audio.train import train
 
@@ -41,7 +44,12 @@ def train_tiny_model(root: Path, kind: str = "gaia") -> Path:
         f"data.root={data}", "data.prepare=null", "train.steps=4", "train.batch_size=4", f"model.kind={kind}",
         "model.width=4", "model.n_res=1", "model.style_dim=8", "model.mlp_dim=8", "model.latent_dim=8",
         "train.sample_every=0", "train.checkpoint_every=100", "inversion.n_iter=4", f"runs_dir={root / 'runs'}"])
-    return train(config, run_dir=root / "runs" / kind, progress=False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return train(config, run_dir=root / "runs" / kind, progress=False)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def write_wav(path: Path, y: np.ndarray, sr: int) -> Path:

@@ -1,0 +1,125 @@
+"""How long a whole `gaia-audio morph` process takes, against the floor of `import gaia_audio`.
+
+Times, in the same run and interleaved, several repeats of:
+  * the floor: a Python process that only runs ``import gaia_audio``;
+  * a Python process that only runs ``import torch`` (what any process running the model pays);
+  * ``gaia-audio morph a.wav b.wav --steps 16`` with a ``small``-preset model on two
+    syllable-length inputs, writing the WAVs, manifest, provenance and continuum.png.
+
+Prints a markdown table and the ratio of the morph to the floor (target: <= 2x).
+
+    python benchmarks/morph_latency.py                      # trains a throwaway small model first
+    python benchmarks/morph_latency.py --model runs/zebra_finch --inputs a.wav b.wav --repeats 7
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def syllable(sr: int, dur: float, f0: float, sweep: float, seed: int) -> np.ndarray:
+    """A zebra-finch-like syllable: a harmonic stack with a frequency sweep and a smooth envelope."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(dur * sr)) / sr
+    phase = 2 * np.pi * np.cumsum(f0 + sweep * f0 * t / dur) / sr
+    y = sum(np.sin(k * phase + rng.uniform(0, 6.28)) / k for k in range(1, 7))
+    y = y * np.sin(np.pi * t / dur) ** 2
+    return (0.4 * y / np.abs(y).max() + rng.normal(0, 1e-4, len(t))).astype(np.float32)
+
+
+def make_inputs(folder: Path, sr: int = 44100) -> list[Path]:
+    """Two syllable-length WAVs (120 ms and 160 ms)."""
+    import soundfile as sf
+
+    paths = [folder / "a.wav", folder / "b.wav"]
+    sf.write(paths[0], syllable(sr, 0.12, 700, 0.3, 1), sr)
+    sf.write(paths[1], syllable(sr, 0.16, 1000, -0.2, 2), sr)
+    return paths
+
+
+def train_small_model(folder: Path) -> Path:
+    """A `small`-preset GAIA trained for a few steps on synthetic units (its weights do not matter here)."""
+    import soundfile as sf
+
+    from gaia_audio.config import load_config
+    from gaia_audio.train import train
+
+    data = folder / "data"
+    (data / "units").mkdir(parents=True)
+    lines = ["path,source,onset,offset,sr,duration,label"]
+    for k in range(16):
+        dur = 0.08 + 0.01 * (k % 8)
+        sf.write(data / "units" / f"u{k:02d}.wav", syllable(44100, dur, 500 + 60 * k, 0.3 - 0.04 * k, k), 44100)
+        lines.append(f"units/u{k:02d}.wav,synthetic,0,{dur},44100,{dur},")
+    (data / "manifest.csv").write_text("\n".join(lines) + "\n")
+    config = load_config(REPO / "recipes" / "zebra_finch.yaml", [
+        f"data.root={data}", "data.prepare=null", "train.steps=2", "train.batch_size=4",
+        "train.sample_every=0", "train.checkpoint_every=1000", f"runs_dir={folder / 'runs'}", "model.size=small"])
+    return train(config, run_dir=folder / "runs" / "small", progress=False)
+
+
+def wall(cmd: list[str]) -> float:
+    """Seconds a command takes, start to exit; fails loudly if it fails."""
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", type=Path, default=None, help="run folder or model.safetensors (default: train one)")
+    parser.add_argument("--inputs", nargs=2, type=Path, default=None, help="two syllable WAVs (default: synthetic)")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=16)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="gaia-morph-latency-"))
+    try:
+        model = args.model or train_small_model(work)
+        inputs = args.inputs or make_inputs(work)
+        cli = Path(sys.executable).with_name("gaia-audio")
+        gaia = [str(cli)] if cli.is_file() else [sys.executable, "-m", "gaia_audio"]
+        commands = {
+            "python -c 'import gaia_audio' (floor)": [sys.executable, "-c", "import gaia_audio"],
+            "python -c 'import torch'": [sys.executable, "-c", "import torch"],
+            f"gaia-audio morph ({args.steps} steps)": gaia + ["morph", *map(str, inputs), "--steps", str(args.steps),
+                                                             "--model", str(model), "--out", str(work / "out"),
+                                                             "--overwrite"],
+        }
+        wall(commands[list(commands)[-1]])  # warm-up: file caches, numba's on-disk cache
+        times: dict[str, list[float]] = {name: [] for name in commands}
+        for _ in range(args.repeats):
+            for name, cmd in commands.items():
+                times[name].append(wall(cmd))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    floor = statistics.median(times[list(commands)[0]])
+    print(f"\nmorph latency, {args.repeats} repeats, {Path(sys.executable).name} on this machine\n")
+    print("| process | median (s) | min (s) | max (s) | × floor |")
+    print("|---|---|---|---|---|")
+    for name, ts in times.items():
+        med = statistics.median(ts)
+        print(f"| {name} | {med:.3f} | {min(ts):.3f} | {max(ts):.3f} | {med / floor:.1f} |")
+    morph = statistics.median(times[list(commands)[-1]])
+    torch_floor = statistics.median(times["python -c 'import torch'"])
+    verdict = "meets" if morph <= 2 * floor else "misses"
+    print(f"\nmorph / floor = {morph / floor:.1f}× ({verdict} the ≤ 2× target); "
+          f"morph / import torch = {morph / torch_floor:.2f}×")
+
+
+if __name__ == "__main__":
+    main()
