@@ -14,18 +14,26 @@ from gaia_audio.errors import DataError
 
 #: Largest tempo ratio between two long inputs that alignment accepts.
 MAX_WARP = 4.0
+#: Longest input (frames) DTW aligns at full resolution; longer ones are aligned on block averages.
+MAX_DTW_FRAMES = 1500
 
 
-def dtw_path(S_a: np.ndarray, S_b: np.ndarray, max_warp: float = MAX_WARP, source: str | None = None) -> np.ndarray:
+def dtw_path(S_a: np.ndarray, S_b: np.ndarray, max_warp: float = MAX_WARP, max_frames: int = MAX_DTW_FRAMES,
+             source: str | None = None) -> np.ndarray:
     """Align two spectrograms in time with DTW (librosa.sequence.dtw, Euclidean, Sakoe-Chiba band).
+
+    Inputs longer than ``max_frames`` are averaged over blocks of p frames first (so the cost
+    matrix stays small), and the coarse path is refined back to single frames.
 
     Args:
         S_a: (n_freq, T_a) spectrogram in [0, 1].
         S_b: (n_freq, T_b) spectrogram in [0, 1].
         max_warp: refuse pairs whose durations differ by more than this factor.
+        max_frames: longest input DTW runs on at full time resolution.
         source: names for the error message.
     Returns:
-        (K, 2) int64 frame pairs (i in a, j in b), increasing from (0, 0) to (T_a-1, T_b-1).
+        (K, 2) int64 frame pairs (i in a, j in b), from (0, 0) to (T_a-1, T_b-1), each step
+        advancing i, j or both by one.
     """
     T_a, T_b = S_a.shape[1], S_b.shape[1]
     ratio = max(T_a, T_b) / max(1, min(T_a, T_b))
@@ -34,11 +42,35 @@ def dtw_path(S_a: np.ndarray, S_b: np.ndarray, max_warp: float = MAX_WARP, sourc
                         f"(at most {max_warp:g}×); cut both to matching units or motifs", source)
     import librosa.sequence  # numba-compiled: imported only when a long input needs it
 
-    cost, path = librosa.sequence.dtw(X=S_a.astype(np.float64), Y=S_b.astype(np.float64),
-                                      metric="euclidean", global_constraints=True, band_rad=0.25)
+    p = max(1, -(-max(T_a, T_b) // max_frames))  # ceil
+    X, Y = _pool(S_a, p), _pool(S_b, p)
+    cost, path = librosa.sequence.dtw(X=X, Y=Y, metric="euclidean", global_constraints=True, band_rad=0.25)
     if not np.isfinite(cost[-1, -1]):
         raise DataError("cannot align in time: no warping path joins the two inputs", source)
-    return np.ascontiguousarray(path[::-1]).astype(np.int64)
+    return _refine(np.ascontiguousarray(path[::-1]).astype(np.int64), p, T_a, T_b)
+
+
+def _pool(S: np.ndarray, p: int) -> np.ndarray:
+    """Average (n_freq, T) over blocks of p frames: (n_freq, ceil(T / p)) float64."""
+    S = np.asarray(S, dtype=np.float64)
+    if p == 1:
+        return S
+    T = S.shape[1]
+    padded = np.pad(S, ((0, 0), (0, -T % p)), mode="edge")
+    return padded.reshape(S.shape[0], -1, p).mean(axis=2)
+
+
+def _refine(coarse: np.ndarray, p: int, T_a: int, T_b: int) -> np.ndarray:
+    """A frame-level path from a path over blocks of p frames: each block step becomes p unit steps."""
+    if p == 1:
+        return coarse
+    steps = np.repeat(np.diff(coarse, axis=0), p, axis=0)                    # p unit steps per block step
+    end = coarse[-1] * p
+    rest_a, rest_b = T_a - 1 - end[0], T_b - 1 - end[1]                      # frames after the last block start
+    diag = min(rest_a, rest_b)
+    tail = [(1, 1)] * diag + [(1, 0)] * (rest_a - diag) + [(0, 1)] * (rest_b - diag)
+    steps = np.concatenate([steps, np.asarray(tail, dtype=np.int64).reshape(-1, 2)])
+    return np.concatenate([[[0, 0]], np.cumsum(steps, axis=0)]).astype(np.int64)
 
 
 def aligned_windows(path: np.ndarray, n_frames: int) -> list[tuple[int, int, int, int]]:

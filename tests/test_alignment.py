@@ -26,11 +26,12 @@ def _stretch(S: np.ndarray, factor: float) -> np.ndarray:
     return np.clip(zoom(S, (1, factor), order=1), 0, 1)
 
 
-@pytest.mark.parametrize("factor", [1.0, 1.5, 0.7])
-def test_dtw_path_is_monotone_full_and_follows_a_stretch(factor):
+@pytest.mark.parametrize("factor, max_frames", [(1.0, 1500), (1.5, 1500), (0.7, 1500), (1.3, 40), (0.8, 25)])
+def test_dtw_path_is_monotone_full_and_follows_a_stretch(factor, max_frames):
+    """Also when long inputs are aligned on block averages and the path refined to frames."""
     S_a = _pattern()
     S_b = _stretch(S_a, factor)
-    path = dtw_path(S_a, S_b)
+    path = dtw_path(S_a, S_b, max_frames=max_frames)
     assert path.shape[1] == 2
     assert tuple(path[0]) == (0, 0)
     assert tuple(path[-1]) == (S_a.shape[1] - 1, S_b.shape[1] - 1)
@@ -38,7 +39,7 @@ def test_dtw_path_is_monotone_full_and_follows_a_stretch(factor):
     assert np.all(steps >= 0) and np.all(steps.sum(axis=1) >= 1) and np.all(steps <= 1)
     # a pure time stretch is aligned along the stretched diagonal (within a few frames)
     expected_j = path[:, 0] * (S_b.shape[1] - 1) / (S_a.shape[1] - 1)
-    assert np.median(np.abs(path[:, 1] - expected_j)) <= 3
+    assert np.median(np.abs(path[:, 1] - expected_j)) <= 3 * -(-max(S_a.shape[1], S_b.shape[1]) // max_frames)
 
 
 def test_dtw_refuses_inputs_too_different_in_length():

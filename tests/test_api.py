@@ -147,3 +147,23 @@ def test_not_a_model_is_a_model_error(tmp_path, run):
     with pytest.raises(ModelError, match="not a gaia-audio model"):
         load_model(foreign)
     assert json.loads(metadata["tile_shape"])[0] == 1
+
+
+def test_real_zebra_finch_syllables_and_motifs(vm, real_songs):
+    """Two real syllables morph as units; two real song excerpts are aligned and morphed by windows."""
+    from gaia_audio import audio
+    from gaia_audio.segment import detect_units
+
+    songs = [audio.load(p) for p in real_songs[:2]]
+    (y_a, sr), (y_b, _) = songs
+    units = [detect_units(y, sr, threshold_db=-25.0, min_duration=0.03, max_duration=0.3) for y, _ in songs]
+    (a0, a1), (b0, b1) = units[0][1], units[1][1]
+    result = vm.morph(y_a[int(a0 * sr):int(a1 * sr)], y_b[int(b0 * sr):int(b1 * sr)], sr, steps=3)
+    assert not any("aligned by DTW" in n for n in result.notes)
+    assert all(np.all(np.isfinite(y)) and np.abs(y).max() > 0 for y in result.waveforms)
+    assert result.rows[0]["fidelity_db"] is not None and result.rows[2]["fidelity_db"] is not None
+    excerpt_a, excerpt_b = y_a[:int(1.2 * sr)], y_b[:int(1.5 * sr)]
+    result = vm.morph(excerpt_a, excerpt_b, sr, steps=3)
+    assert any("aligned by DTW" in n for n in result.notes)
+    assert len(result.waveforms[0]) == round(len(excerpt_a) * vm.sr / sr)
+    assert len(result.waveforms[2]) == round(len(excerpt_b) * vm.sr / sr)
