@@ -27,7 +27,7 @@ from gaia_audio.morph import MorphResult, make_endpoint, morph_pair
 
 #: An input whose loudest time-frequency bin is less than this many dB above the front end's
 #: floor is refused as too quiet: the model would see an almost empty tile.
-QUIET_DB = 6.0
+QUIET_DB = 20.0
 #: Tiles per forward pass when encoding or decoding many at once.
 CHUNK = 64
 #: Inputs up to the longest unit the model was trained on (``max_unit_frames`` in the exported
@@ -64,6 +64,7 @@ class VocalModel:
         self.ref_db, self.min_db = float(frontend.ref_db), float(frontend.min_db)
         freqs = np.asarray(getattr(frontend, "frequencies", [0.0, self.sr / 2]), dtype=np.float64)
         self.freq_range = (float(freqs[0]), float(freqs[-1]))
+        self.quiet_db = QUIET_DB
         self.quiet_threshold = QUIET_DB / (self.ref_db - self.min_db)
         self.d_error_real = self.extra.get("d_error_real")
         self.max_unit_frames = int(self.extra.get("max_unit_frames")

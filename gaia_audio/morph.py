@@ -263,9 +263,9 @@ def make_endpoint(vm: "VocalModel", y: np.ndarray, sr: int, name: str = "input",
     S = vm.spectrogram(y)
     loudest = float(S.max())
     if loudest < vm.quiet_threshold:
-        raise AudioError(f"too quiet for the model: its loudest bin is {vm.level_db(loudest):.0f} dB, hardly above the "
-                         f"front end's floor of {vm.min_db:.0f} dB (reference {vm.ref_db:.0f} dB); amplify it "
-                         f"(e.g. normalise its peak) and try again", name)
+        raise AudioError(f"too quiet for the model: its loudest bin is {vm.level_db(loudest):.0f} dB, within "
+                         f"{vm.quiet_db:.0f} dB of the front end's floor ({vm.min_db:.0f} dB; 0 dB = full-scale "
+                         f"sine); amplify it (e.g. normalise its peak) and try again", name)
     return Endpoint(name, y, S, notes)
 
 

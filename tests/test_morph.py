@@ -261,3 +261,14 @@ def test_make_endpoint_notes_what_it_changes(ivm, units):
         make_endpoint(ivm, stereo, sr, "st", channel=2)
     with pytest.raises(AudioError, match=r"expected samples of shape"):
         make_endpoint(ivm, np.zeros((2, 2, 100)), sr, "cube")
+
+
+def test_too_quiet_means_within_20_db_of_the_floor(ivm, units):
+    (y_a, *_), sr = units
+    level = ivm.level_db(float(ivm.spectrogram(y_a).max()))  # dB of the loudest bin
+    at = lambda db: y_a * np.float32(10 ** ((db - level) / 20))  # noqa: E731
+    assert make_endpoint(ivm, at(ivm.min_db + 25), sr, "ok").notes == []
+    with pytest.raises(AudioError, match="too quiet for the model: its loudest bin is -65 dB"):
+        make_endpoint(ivm, at(ivm.min_db + 15), sr, "faint")
+    with pytest.raises(AudioError, match="silent input"):
+        make_endpoint(ivm, np.zeros_like(y_a), sr, "zeros")
