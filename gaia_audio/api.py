@@ -73,10 +73,11 @@ class VocalModel:
     # ---- public ---------------------------------------------------------------------------
 
     def encode(self, y: np.ndarray, sr: int) -> np.ndarray:
-        """The code of one vocal unit (time-normalised into one tile).
+        """The code of one vocal unit (time-normalised into one tile, whatever its length).
 
         Args:
-            y: (n,) or (channels, n) samples (mixed down), at most about one tile long.
+            y: (n,) or (channels, n) samples (mixed down) of one unit; for longer sounds use
+                :meth:`morph`, which aligns them and works window by window.
             sr: their sample rate (resampled to :attr:`sr` if different).
         Returns:
             (code_dim,) float32 code.

@@ -17,7 +17,6 @@ import math
 import os
 import platform
 import shutil
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable

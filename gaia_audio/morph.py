@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -30,7 +30,7 @@ from gaia_audio.alignment import aligned_windows, dtw_path, overlap_add
 from gaia_audio.errors import DataError
 
 if TYPE_CHECKING:
-    from gaia_audio.api import Endpoint, VocalModel
+    from gaia_audio.api import VocalModel
 
 PATHS = ("lerp", "slerp")
 SPACINGS = ("uniform", "equal")
