@@ -30,16 +30,16 @@ from gaia_audio.errors import ConfigError
 # Shared by all: Hann window, pre-emphasis 0.97 and an 80 dB range below a full-scale sine, as in
 # Sainburg, Thielk & Gentner 2020 (PLoS Comput Biol 16: e1008228) "Finding, visualizing, and
 # quantifying latent structure across diverse animal vocal repertoires" (Hann STFT, pre-emphasis
-# 0.97, dB floor at -60...-80 dB). Hops are 1/8 of the window where we can: phase retrieval (PGHI
-# in particular) needs that redundancy, and tiles are resized in time anyway.
+# 0.97, dB floor at -60...-80 dB). Hops are 1/8 of the window (1/5 for starling, as published):
+# phase retrieval, PGHI in particular, needs that redundancy, and tiles are resized in time anyway.
 PRESETS: dict[str, dict] = {
     # Zebra finch. Sainburg et al. 2020 use n_fft 1024, 5 ms window, 1 ms hop; AVA (Goffinet et al.
     # 2021, eLife 10: e67855) 32 kHz, 400 Hz-10 kHz, 512-sample windows. Ours is smaller on purpose:
     # the default recipe trains on a 2-core CPU in minutes, so the tile is 87 x 64. At 22050 Hz a
     # 256-sample window (11.6 ms, 86 Hz bins) resolves the harmonics of a 500-700 Hz stack; the
-    # band 500 Hz-8 kHz holds nearly all of the song's energy (87 bins). The 1.45 ms hop puts a
-    # 60-300 ms syllable on 41-207 frames, stretched to 64 (so at most ~3x compression).
-    "zebra_finch": dict(kind="linear", sr=22050, n_fft=256, hop_length=16, win_length=256, fmin=500.0,
+    # band 500 Hz-8 kHz holds nearly all of the song's energy (87 bins). The 1.45 ms hop (1/8 of
+    # the window) puts a 60-300 ms syllable on 41-207 frames, stretched to 64 (at most ~3x).
+    "zebra_finch": dict(kind="linear", sr=22050, n_fft=256, hop_length=32, win_length=256, fmin=500.0,
                         fmax=8000.0, n_mels=48, preemphasis=0.97, ref_db=0.0, min_db=-80.0, n_frames=64),
     # Bengalese finch: TweetyNet/vak's settings for the Bengalese Finch Song Repository (Cohen et al.
     # 2022, eLife 11: e63853): 32 kHz, 512-point FFT, hop 64, 500 Hz-10 kHz (152 bins).
@@ -51,13 +51,15 @@ PRESETS: dict[str, dict] = {
                      fmax=12000.0, n_mels=128, preemphasis=0.97, ref_db=0.0, min_db=-80.0, n_frames=64),
     # Speech at 16 kHz: TiFGAN's STFT (Marafioti et al. 2019, ICML, "Adversarial generation of
     # time-frequency features with application in audio synthesis"): 512-sample (32 ms) window,
-    # hop 128, 256 bins (0-8 kHz without Nyquist), 128 frames (~1 s). Pre-emphasis 0.97 as in Tacotron.
-    "speech_16k": dict(kind="linear", sr=16000, n_fft=512, hop_length=128, win_length=512, fmin=0.0,
+    # 256 bins (0-8 kHz without Nyquist), 128 frames; its hop of 128 halved to 64 (4 ms) for phase
+    # retrieval (redundancy 8). Pre-emphasis 0.97 as in Tacotron.
+    "speech_16k": dict(kind="linear", sr=16000, n_fft=512, hop_length=64, win_length=512, fmin=0.0,
                        fmax=8000.0, n_mels=80, preemphasis=0.97, ref_db=0.0, min_db=-80.0, n_frames=128),
     # Mouse ultrasonic vocalizations: AVA's mouse settings (Goffinet et al. 2021): 250 kHz, band
     # 30-110 kHz. AVA's 1024/512 STFT overlaps too little to invert; we use 512-sample (2 ms)
-    # windows with a 128 hop (0.5 ms): 164 bins; a 10-200 ms USV spans 20-390 frames.
-    "mouse_usv": dict(kind="linear", sr=250000, n_fft=512, hop_length=128, win_length=512, fmin=30000.0,
+    # windows with a 64 hop (0.26 ms, redundancy 8): 164 bins; no pre-emphasis (the band is far
+    # above any low-frequency noise it would tame).
+    "mouse_usv": dict(kind="linear", sr=250000, n_fft=512, hop_length=64, win_length=512, fmin=30000.0,
                       fmax=110000.0, n_mels=64, preemphasis=0.0, ref_db=0.0, min_db=-80.0, n_frames=64),
 }
 DEFAULT_PRESET = "zebra_finch"
@@ -68,7 +70,7 @@ TILE_MODES = ("stretch", "pad")
 def _as_batch(x, ndim: int, device: torch.device) -> tuple[torch.Tensor, bool]:
     """Tensor with a leading batch axis (adds one to an (ndim-1)-d input); and whether it had one."""
     t = torch.as_tensor(x, device=device)
-    if not torch.is_floating_point(t):
+    if not (torch.is_floating_point(t) or torch.is_complex(t)):
         t = t.float()
     if t.ndim == ndim - 1:
         return t[None], False
@@ -181,7 +183,18 @@ class Spectrogram(torch.nn.Module):
         Returns:
             (B, n_freq, T) with T = 1 + n // hop_length (B = 1 for a 1-d input).
         """
-        return self._to_unit(self._band(self.magnitude(y)))
+        return self.from_magnitude(self.magnitude(y))
+
+    def from_magnitude(self, mag: torch.Tensor) -> torch.Tensor:
+        """The [0, 1] spectrogram of an STFT magnitude (what :meth:`forward` does after the STFT).
+
+        Args:
+            mag: (B, n_fft // 2 + 1, T) or (n_fft // 2 + 1, T) magnitude, as :meth:`magnitude` gives.
+        Returns:
+            (B, n_freq, T) in [0, 1].
+        """
+        mag, _ = _as_batch(mag, 3, self.window.device)
+        return self._to_unit(self._band(mag))
 
     def to_magnitude(self, S: torch.Tensor) -> torch.Tensor:
         """|STFT| of the pre-emphasised waveform that :meth:`forward` mapped to S (exact above the floor).
@@ -353,9 +366,11 @@ def _check(sr, n_fft, hop_length, win_length, fmin, fmax, preemphasis, ref_db, m
         raise ConfigError(f"frontend win_length ({win_length}) must be <= n_fft ({n_fft})")
     if hop_length > win_length:
         raise ConfigError(f"frontend hop_length ({hop_length}) must be <= win_length ({win_length})")
-    if not scipy.signal.check_NOLA("hann", win_length, win_length - hop_length):
+    window_sq = np.sin(np.pi * np.arange(win_length) / win_length) ** 4  # periodic Hann, squared
+    steady = np.array([window_sq[n::hop_length].sum() for n in range(hop_length)])  # overlap-added, one period
+    if steady.min() <= 1e-2 * steady.max():  # the inverse STFT divides by this overlap-added envelope
         raise ConfigError(f"frontend hop_length {hop_length} is too long for a {win_length}-sample Hann "
-                          "window: the STFT cannot be inverted (use hop_length <= win_length / 2)")
+                          "window: the STFT cannot be inverted reliably (use hop_length <= win_length / 2)")
     if not (0 <= fmin < fmax):
         raise ConfigError(f"frontend needs 0 <= fmin < fmax, got fmin={fmin}, fmax={fmax}")
     if fmax > sr / 2:

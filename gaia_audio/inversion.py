@@ -1,37 +1,38 @@
 """Phase reconstruction: turn an STFT magnitude back into a waveform.
 
-Three pieces, all for the STFT that ``torch.stft`` computes with a Hann window and
-``center=True`` (frames centred on ``t * hop_length``, phase referenced to each frame's start):
+Everything here assumes the STFT of ``torch.stft`` with a Hann window and ``center=True``
+(frames centred on ``t * hop_length``, zero padding, phase referenced to each frame's start):
 
 * :func:`pghi` — Phase-Gradient Heuristic Integration (Průša, Balazs & Søndergaard 2017, "A
   noniterative method for reconstruction of phase from STFT magnitude", IEEE/ACM TASLP 25(5)).
   For a Gaussian window the phase gradient follows from the gradient of the log-magnitude; a Hann
-  window is treated as the Gaussian ``exp(-pi t^2 / gamma)`` with ``gamma = 0.25645 * win_length^2``.
-  The gradient is integrated along a heap that always grows from the largest coefficient done so
-  far, so the phase spreads from the ridges of the spectrogram outwards; coefficients more than
-  ``tol_db`` below the peak get a random phase. The heap loop runs on the CPU (numba).
+  window is treated as the Gaussian ``exp(-pi t^2 / gamma)``, ``gamma = 0.25645 * win_length^2``.
+  The gradient is integrated outwards from the loudest coefficient reached so far (a priority
+  queue), so phase spreads from the ridges of the spectrogram; coefficients more than ``tol_db``
+  below the peak get a random phase. Runs on the CPU (numba; a bucket queue makes it O(N)).
 * :func:`griffin_lim` — Fast Griffin-Lim (Perraudin, Balazs & Søndergaard 2013, "A fast
-  Griffin-Lim algorithm", WASPAA): alternate projections with an inertial (momentum) step. Torch,
-  batched; runs unchanged on a GPU.
+  Griffin-Lim algorithm", WASPAA): alternating projections with an inertial (momentum) step.
+  Batched torch; runs unchanged on a GPU, with fused numba loops around torch's FFTs on the CPU.
 * :func:`reconstruct` — PGHI alone, FGLA alone, or PGHI then FGLA (the default: PGHI gives a good
   phase in one pass, a few FGLA iterations refine it).
 
-Plus the quality metrics used by the benchmark and evaluation, and :func:`mel_to_linear`.
+Plus :func:`mel_to_linear` (NNLS) and, re-exported from :mod:`gaia_audio.spectral_metrics`, the
+quality metrics ``spectral_convergence_db`` and ``log_spectral_distance_db``.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numba
 import numpy as np
-import scipy.ndimage
 import scipy.optimize
 import torch
 
 from gaia_audio.errors import ConfigError
 
 METHODS = ("pghi+fgla", "pghi", "fgla")
-DEFAULT_N_ITER = 32  # FGLA iterations after PGHI (InversionConfig.n_iter)
+DEFAULT_N_ITER = 16  # FGLA iterations after PGHI: +10 dB SC over 32-iteration GLA (benchmarks/inversion.py)
 DEFAULT_MOMENTUM = 0.99  # FGLA's alpha (InversionConfig.momentum)
 BUCKET_DB = 0.5  # level resolution of PGHI's priority queue
 HANN_GAMMA = 0.25645  # gamma / win_length^2 of the Gaussian that best matches a Hann window (Průša 2017)
@@ -89,46 +90,94 @@ def _as_batch(mag) -> tuple[torch.Tensor, bool]:
 class _Frames:
     """The STFT pair of :func:`stft` / :func:`istft` for a fixed frame count, in (B, T, F) layout.
 
-    Keeps the window and the inverse overlap-add envelope between iterations; overlap-adds by
-    summing hop-sized slices when hop_length divides n_fft (else falls back to torch.istft).
+    On the CPU, framing and overlap-add are single-threaded numba loops around torch's FFTs (few
+    parallel regions per iteration, so no collapse when other processes share the cores); the
+    window and the inverse overlap-add envelope are kept between iterations. Elsewhere (GPU) it
+    is torch.stft / torch.istft.
     """
 
     def __init__(self, n_fft: int, hop_length: int, win_length: int, n_time: int, length: int,
                  device: torch.device, dtype: torch.dtype):
         self.n_fft, self.hop, self.win_length, self.n_time, self.length = n_fft, hop_length, win_length, n_time, length
         self.window = _window(win_length, device, dtype)
-        left = (n_fft - win_length) // 2
-        self.full_window = torch.nn.functional.pad(self.window, (left, n_fft - win_length - left))  # (n_fft,)
-        self.ratio = n_fft // hop_length if n_fft % hop_length == 0 else 0
-        if self.ratio:
-            env = self._overlap_add(self.full_window.square().expand(1, n_time, n_fft))[0]
-            self.inv_env = 1.0 / env.clamp_min(1e-11)  # (T + ratio - 1) * hop
-
-    def _overlap_add(self, frames: torch.Tensor) -> torch.Tensor:
-        """(B, T, n_fft) frames -> (B, (T + ratio - 1) * hop) overlap-added signal."""
-        B, T, _ = frames.shape
-        out = frames.new_zeros(B, T + self.ratio - 1, self.hop)
-        parts = frames.reshape(B, T, self.ratio, self.hop)
-        for r in range(self.ratio):
-            out[:, r:r + T] += parts[:, :, r]
-        return out.reshape(B, -1)
+        self.cpu = device.type == "cpu" and dtype in (torch.float32, torch.float64)
+        if self.cpu:
+            left = (n_fft - win_length) // 2
+            self.full_window = torch.nn.functional.pad(self.window, (left, n_fft - win_length - left)).numpy()
+            env = np.zeros((1, length), self.full_window.dtype)
+            ones = np.ones((1, n_time, n_fft), self.full_window.dtype)
+            _overlap_add_numba(ones, self.full_window ** 2, np.ones(length, env.dtype), hop_length, env)
+            self.inv_env = np.where(env[0] > 1e-11, 1.0 / np.maximum(env[0], 1e-11), 0.0).astype(env.dtype)
 
     def stft(self, y: torch.Tensor) -> torch.Tensor:
         """(B, n) -> (B, T, n_fft // 2 + 1) complex."""
-        half = self.n_fft // 2
-        frames = torch.nn.functional.pad(y, (half, half)).unfold(-1, self.n_fft, self.hop)
-        return torch.fft.rfft(frames * self.full_window)
+        if not self.cpu:
+            return stft(y, self.n_fft, self.hop, self.win_length, self.window).transpose(1, 2)
+        frames = torch.empty(y.shape[0], self.n_time, self.n_fft, dtype=y.dtype)
+        _frames_numba(y.contiguous().numpy(), self.full_window, self.hop, frames.numpy())
+        return torch.fft.rfft(frames)
 
     def istft(self, X: torch.Tensor) -> torch.Tensor:
         """(B, T, n_fft // 2 + 1) complex -> (B, length)."""
-        if not self.ratio:
+        if not self.cpu:
             return istft(X.transpose(1, 2), self.n_fft, self.hop, self.win_length, self.length, self.window)
-        y = self._overlap_add(torch.fft.irfft(X, n=self.n_fft) * self.full_window) * self.inv_env
-        half = self.n_fft // 2
-        y = y[:, half:half + self.length]
-        if y.shape[1] < self.length:
-            y = torch.nn.functional.pad(y, (0, self.length - y.shape[1]))
-        return y
+        frames = torch.fft.irfft(X, n=self.n_fft).contiguous()
+        out = torch.empty(X.shape[0], self.length, dtype=frames.dtype)
+        _overlap_add_numba(frames.numpy(), self.full_window, self.inv_env, self.hop, out.numpy())
+        return out
+
+
+@contextlib.contextmanager
+def _one_cpu_thread(active: bool = True):
+    """Run torch's CPU ops on one thread inside the block (restoring the count after).
+
+    FGLA's FFTs are small: a second thread gains little, and when other processes share the
+    cores every parallel region can stall for a scheduler time slice (10x slowdowns measured).
+    """
+    before = torch.get_num_threads()
+    if active and before > 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
+@numba.njit(cache=True)
+def _frames_numba(y, window, hop, out):  # pragma: no cover - numba
+    """Windowed frames of y (B, n), centred on t * hop with zero padding, into out (B, T, n_fft)."""
+    n_batch, n_time, n_fft = out.shape
+    n = y.shape[1]
+    for b in range(n_batch):
+        for t in range(n_time):
+            start = t * hop - n_fft // 2
+            for j in range(n_fft):
+                i = start + j
+                out[b, t, j] = y[b, i] * window[j] if 0 <= i < n else 0.0
+
+
+@numba.njit(cache=True)
+def _overlap_add_numba(frames, window, inv_env, hop, out):  # pragma: no cover - numba
+    """out (B, length) = inv_env · Σ_t window · frames[:, t] placed at t * hop - n_fft // 2."""
+    n_batch, n_time, n_fft = frames.shape
+    length = out.shape[1]
+    for b in range(n_batch):
+        for i in range(length):
+            out[b, i] = 0.0
+        for t in range(n_time):
+            start = t * hop - n_fft // 2
+            for j in range(max(0, -start), min(n_fft, length - start)):
+                out[b, start + j] += frames[b, t, j] * window[j]
+        for i in range(length):
+            out[b, i] *= inv_env[i]
+
+
+def _fit(y: torch.Tensor, length: int) -> torch.Tensor:
+    """Crop or zero-pad the last axis of y to ``length`` samples."""
+    if y.shape[-1] >= length:
+        return y[..., :length]
+    return torch.nn.functional.pad(y, (0, length - y.shape[-1]))
 
 
 @numba.njit(cache=True, fastmath=True)
@@ -151,6 +200,8 @@ def _project_extrapolate(X: torch.Tensor, mag: torch.Tensor, t_prev: torch.Tenso
 
     On the CPU a fused numba loop (one pass, no temporaries); elsewhere plain torch.
     """
+    if X.shape != mag.shape or t_prev.shape != mag.shape:
+        raise ValueError(f"shapes differ: X {tuple(X.shape)}, mag {tuple(mag.shape)}, t_prev {tuple(t_prev.shape)}")
     if X.device.type == "cpu" and X.is_contiguous() and t_prev.is_contiguous() and mag.is_contiguous():
         flat = lambda z: torch.view_as_real(z).reshape(-1, 2).numpy()  # noqa: E731
         _project_extrapolate_numba(flat(X), mag.reshape(-1).numpy(), flat(t_prev), momentum)
@@ -194,14 +245,17 @@ def griffin_lim(mag: torch.Tensor, n_fft: int, hop_length: int, win_length: int,
         phase = torch.zeros_like(mag_b)
     else:
         phase = torch.as_tensor(init_phase, dtype=mag_b.dtype, device=mag_b.device).reshape(mag_b.shape)
-    frames = _Frames(n_fft, hop_length, win_length, n_time, length, mag_b.device, mag_b.dtype)
+    # iterate on a signal length whose STFT has exactly n_time frames, crop/pad at the end
+    inner = length if 1 + length // hop_length == n_time else (n_time - 1) * hop_length
+    frames = _Frames(n_fft, hop_length, win_length, n_time, inner, mag_b.device, mag_b.dtype)
     mag_t = mag_b.transpose(1, 2).contiguous()  # (B, T, F): the layout of _Frames
     c = torch.polar(mag_t, phase.transpose(1, 2).contiguous())  # the extrapolated estimate c_n
     t_prev = c.clone()  # the last magnitude projection t_{n-1}
-    for _ in range(n_iter):
-        c = _project_extrapolate(frames.stft(frames.istft(c)), mag_t, t_prev, momentum)
-    c = c * (mag_t / c.abs().clamp_min(1e-30))  # back onto the given magnitude
-    y = frames.istft(c)
+    with _one_cpu_thread(frames.cpu):
+        for _ in range(n_iter):
+            c = _project_extrapolate(frames.stft(frames.istft(c)), mag_t, t_prev, momentum)
+        c = c * (mag_t / c.abs().clamp_min(1e-30))  # back onto the given magnitude
+        y = _fit(frames.istft(c), length)
     return y if batched else y[0]
 
 
@@ -218,7 +272,8 @@ def _integrate(level, tgrad, fgrad, starts, todo, phase):  # pragma: no cover - 
     Args:
         level: (F, T) int64 bucket (quantized log-magnitude) of each coefficient, >= 0.
         tgrad, fgrad: (F, T) phase increments per frame and per bin (radians).
-        starts: flat index of the largest coefficient of each island (where integration begins).
+        starts: flat indices of candidate starting points, loudest first; each one not yet
+            reached starts a new island (its phase is kept).
         todo: (F, T) bool, True where a coefficient still needs a phase (cleared as it gets one).
         phase: (F, T) phase, written in place; islands' starting points keep theirs.
     """
@@ -276,18 +331,24 @@ def _integrate(level, tgrad, fgrad, starts, todo, phase):  # pragma: no cover - 
 
 
 @numba.njit(cache=True)
-def _island_peaks(logmag, labels, n_islands):  # pragma: no cover - numba
-    """Flat index of the largest coefficient of each labelled island (labels 1..n_islands)."""
-    best = np.full(n_islands + 1, -np.inf)
-    where = np.zeros(n_islands + 1, np.int64)
-    n_time = logmag.shape[1]
-    for f in range(logmag.shape[0]):
-        for t in range(n_time):
-            lab = labels[f, t]
-            if lab > 0 and logmag[f, t] > best[lab]:
-                best[lab] = logmag[f, t]
-                where[lab] = f * n_time + t
-    return where[1:]
+def _descending(level, todo):  # pragma: no cover - numba
+    """Flat indices of the coefficients still to do, loudest level first (a counting sort, O(N))."""
+    n = level.size
+    flat_level, flat_todo = level.reshape(n), todo.reshape(n)
+    top = flat_level.max()
+    start = np.zeros(top + 2, np.int64)  # start[top - l] = first slot of level l
+    for i in range(n):
+        if flat_todo[i]:
+            start[top - flat_level[i] + 1] += 1
+    for j in range(1, top + 2):
+        start[j] += start[j - 1]
+    order = np.empty(start[top + 1], np.int64)
+    for i in range(n):
+        if flat_todo[i]:
+            j = top - flat_level[i]
+            order[start[j]] = i
+            start[j] += 1
+    return order
 
 
 def _pghi_one(mag: np.ndarray, n_fft: int, hop_length: int, win_length: int, gamma: float,
@@ -309,13 +370,11 @@ def _pghi_one(mag: np.ndarray, n_fft: int, hop_length: int, win_length: int, gam
     tgrad = hop_length * n_fft / gamma * dlog_df + 2 * np.pi * hop_length * k / n_fft
     fgrad = -gamma / (hop_length * n_fft) * dlog_dt - np.pi
     # coefficients above the tolerance form islands (4-connected); each is integrated from its
-    # largest coefficient, the rest keep their random phase
+    # largest coefficient, found by walking all of them loudest first; the rest keep their random phase
     floor = np.log(peak) - tol_db / 20 * np.log(10)
     todo = logmag >= floor
-    labels, n_islands = scipy.ndimage.label(todo)
-    starts = _island_peaks(logmag, labels, n_islands)
     level = np.maximum((logmag - floor) * (20 / np.log(10) / BUCKET_DB), 0).astype(np.int64)
-    _integrate(level, tgrad, fgrad, starts, todo, phase)
+    _integrate(level, tgrad, fgrad, _descending(level, todo), todo, phase)
     return phase
 
 
@@ -406,40 +465,5 @@ def mel_to_linear(M: np.ndarray, mel_basis: np.ndarray) -> np.ndarray:
     return np.moveaxis(S, -1, -2)
 
 
-# ---- metrics ---------------------------------------------------------------------------------
-
-
-def _np(x) -> np.ndarray:
-    return x.detach().cpu().double().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float64)
-
-
-def spectral_convergence_db(mag_ref, mag_est) -> float:
-    """Spectral convergence 20·log10(‖|X| − |Y|‖_F / ‖|X|‖_F) in dB (lower is better).
-
-    Args:
-        mag_ref: (..., F, T) reference STFT magnitude (array or tensor).
-        mag_est: the same shape: the magnitude of the STFT of the reconstruction.
-    Returns:
-        the spectral convergence in dB.
-    """
-    ref, est = _np(mag_ref), _np(mag_est)
-    return float(20 * np.log10(np.linalg.norm(ref - est) / max(np.linalg.norm(ref), 1e-300) + 1e-300))
-
-
-def log_spectral_distance_db(mag_ref, mag_est, top_db: float = 80.0) -> float:
-    """Log-spectral distance in dB: per frame the RMS over bins of the dB difference, averaged.
-
-    Both magnitudes are floored ``top_db`` below the reference's peak so silent bins do not
-    dominate.
-
-    Args:
-        mag_ref: (..., F, T) reference STFT magnitude (array or tensor).
-        mag_est: the same shape.
-        top_db: dynamic range kept below the reference peak.
-    Returns:
-        the mean log-spectral distance in dB.
-    """
-    ref, est = _np(mag_ref), _np(mag_est)
-    floor = max(ref.max(), 1e-30) * 10 ** (-top_db / 20)
-    diff = 20 * np.log10(np.maximum(ref, floor)) - 20 * np.log10(np.maximum(est, floor))
-    return float(np.mean(np.sqrt(np.mean(diff ** 2, axis=-2))))
+# the metrics live in their own module; imported here so `from gaia_audio.inversion import ...` works
+from gaia_audio.spectral_metrics import log_spectral_distance_db, spectral_convergence_db  # noqa: E402,F401

@@ -1,0 +1,178 @@
+"""Figures as PNG files (matplotlib's Agg canvas, no display needed): spectrograms first.
+
+Every function draws on a fresh ``matplotlib.figure.Figure`` (never pyplot's global state, so it
+is safe in worker processes and tests) and writes it atomically: a temporary file in the same
+folder, then ``os.replace``.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from gaia_audio.errors import GaiaError
+
+
+def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 150) -> Path:
+    """Write ``fig`` atomically; the format follows the extension (.png, .pdf, .svg).
+
+    Raises:
+        GaiaError: the extension is not a format matplotlib writes, or the write failed.
+    """
+    path = Path(path)
+    fmt = path.suffix.lower().lstrip(".")
+    canvas = FigureCanvasAgg(fig)  # also attaches the Agg canvas to the figure
+    if fmt not in canvas.get_supported_filetypes():
+        raise GaiaError(f"cannot write a figure as '{path.suffix or path.name}' (use .png, .pdf or .svg)", path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp.{fmt}", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=dpi, format=fmt)
+        os.replace(tmp, path)
+    except OSError as err:
+        raise GaiaError(f"could not write the figure ({err.strerror or err})", path) from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def spectrogram_figure(S: np.ndarray, sr: int, hop_length: int, frequencies: np.ndarray,
+                       title: str | None = None, db_range: tuple[float, float] | None = None) -> Figure:
+    """A labelled spectrogram: time in s, frequency in kHz, colour bar in dB (or [0, 1]).
+
+    Args:
+        S: (n_freq, T) spectrogram in [0, 1] (a front end's output for one signal).
+        sr, hop_length: to put frame t at t·hop_length/sr seconds.
+        frequencies: (n_freq,) Hz of each row (linear or mel spacing; rows are drawn at their
+            true frequencies).
+        title: text above the axes.
+        db_range: (min_db, ref_db) the [0, 1] scale spans, to label the colour bar in dB.
+    Returns:
+        the figure.
+    """
+    S = np.asarray(S, dtype=np.float32)
+    if S.ndim != 2:
+        raise ValueError(f"expected a (n_freq, T) spectrogram, got shape {S.shape}")
+    n_freq, n_time = S.shape
+    times = np.arange(n_time + 1) * hop_length / sr - 0.5 * hop_length / sr  # frame edges, s
+    f = np.asarray(frequencies, dtype=np.float64) / 1000.0
+    edges = np.concatenate([[f[0] - (f[1] - f[0]) / 2 if n_freq > 1 else f[0] - 0.05],
+                            (f[1:] + f[:-1]) / 2,
+                            [f[-1] + (f[-1] - f[-2]) / 2 if n_freq > 1 else f[0] + 0.05]])  # kHz
+    values, label = S, "level (0 = floor, 1 = reference)"
+    if db_range is not None:
+        lo, hi = db_range
+        values, label = lo + S * (hi - lo), "level (dB re full-scale sine)"
+    width = float(np.clip(3 + n_time / 150, 5, 14))
+    fig = Figure(figsize=(width, 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    mesh = ax.pcolormesh(times, edges, values, cmap="magma", shading="flat", rasterized=True,
+                         vmin=None if db_range is None else db_range[0], vmax=None if db_range is None else db_range[1])
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("frequency (kHz)")
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.colorbar(mesh, ax=ax, label=label, pad=0.01)
+    return fig
+
+
+def plot_spectrogram(S: np.ndarray, frontend, path: str | os.PathLike, title: str | None = None) -> Path:
+    """Draw one signal's front-end spectrogram to an image file (atomically).
+
+    Args:
+        S: (n_freq, T) spectrogram in [0, 1], or (1, n_freq, T).
+        frontend: the ``frontends.Spectrogram`` that made S (for sr, hop, frequencies, dB range).
+        path: the image file (.png, .pdf or .svg).
+        title: text above the axes.
+    Returns:
+        the path written.
+    """
+    S = np.asarray(S.detach().cpu() if hasattr(S, "detach") else S, dtype=np.float32).reshape(-1, np.shape(S)[-1])
+    fig = spectrogram_figure(S, frontend.sr, frontend.hop_length, frontend.frequencies, title,
+                             (frontend.min_db, frontend.ref_db))
+    return save_figure(fig, path)
+
+
+def continuum_strip(strips: list[tuple[str, list[np.ndarray], list]], path: str | os.PathLike, sr: int,
+                    hop_length: int | None = None, freq_range: tuple[float, float] | None = None,
+                    title: str | None = None) -> Path:
+    """Draw continua as spectrogram strips: one row per continuum, its steps side by side.
+
+    Args:
+        strips: per continuum (name, [S_k (n_freq, T_k) in [0, 1], ...], [alpha_k or None, ...]);
+            steps are labelled with their α above (or their index where α is None).
+        path: the image file (.png, .pdf or .svg), written atomically.
+        sr: sample rate of the sounds.
+        hop_length: STFT hop in samples (x axis in seconds when given, else in frames).
+        freq_range: (fmin, fmax) in Hz that the spectrogram rows span (y axis in kHz when given).
+        title: text above the figure.
+    Returns:
+        the path written.
+    """
+    seconds = hop_length / sr if hop_length else 1.0
+    n_steps = max(len(specs) for _, specs, _ in strips)
+    fig = Figure(figsize=(min(24.0, 2.0 + 0.9 * n_steps), 0.5 + 1.9 * len(strips)), layout="constrained")
+    axes = fig.subplots(len(strips), 1, squeeze=False)[:, 0]
+    for ax, (name, specs, alphas) in zip(axes, strips):
+        width = sum(S.shape[1] for S in specs)
+        gap = max(2, width // (12 * len(specs)))
+        image = np.full((specs[0].shape[0], width + gap * (len(specs) - 1)), np.nan)  # gaps drawn blank
+        x, centres = 0, []
+        for S in specs:
+            image[:, x:x + S.shape[1]] = S
+            centres.append((x + S.shape[1] / 2) * seconds)
+            x += S.shape[1] + gap
+        lo, hi = (freq_range[0] / 1000, freq_range[1] / 1000) if freq_range else (0, image.shape[0])
+        ax.imshow(image, origin="lower", aspect="auto", cmap="magma", vmin=0, vmax=1, interpolation="nearest",
+                  extent=(0, image.shape[1] * seconds, lo, hi))
+        numeric = [isinstance(a, (int, float)) for a in alphas]
+        top = ax.secondary_xaxis("top")
+        top.set_xticks(centres, [f"{a:.2f}" if n else str(k) for k, (a, n) in enumerate(zip(alphas, numeric))],
+                       fontsize=7)
+        top.set_xlabel("α" if any(numeric) else "step", fontsize=8)
+        ax.set_ylabel("kHz" if freq_range else "bin")
+        ax.set_title(name, fontsize=9, loc="left")
+    axes[-1].set_xlabel("time (s), steps side by side" if hop_length else "frame, steps side by side")
+    if title:
+        fig.suptitle(title)
+    return save_figure(fig, path, dpi=110)
+
+
+def tile_grid(rows: list[tuple[str, np.ndarray]], path: str | os.PathLike, title: str | None = None) -> Path:
+    """A grid of tiles, one labelled row per entry (training samples: x, D(x), G(x), D(G(x)), strips).
+
+    Args:
+        rows: (label, tiles) pairs, tiles (N, H, W) in [0, 1] (spectrogram tiles, frequency up) or
+            (N, 3, H, W) images.
+        path: where to write the figure.
+        title: text above the grid.
+    Returns:
+        the path written.
+    """
+    n_cols = max(len(t) for _, t in rows)
+    fig = Figure(figsize=(1.2 * n_cols + 1.0, 1.2 * len(rows) + 0.4))
+    axes = fig.subplots(len(rows), n_cols, squeeze=False)
+    for r, (label, tiles) in enumerate(rows):
+        for c in range(n_cols):
+            ax = axes[r][c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for side in ax.spines.values():
+                side.set_visible(False)
+            if c < len(tiles):
+                tile = np.asarray(tiles[c], dtype=np.float32)
+                if tile.ndim == 3:  # (3, H, W) image
+                    ax.imshow(np.clip(tile.transpose(1, 2, 0), 0, 1))
+                else:
+                    ax.imshow(tile, origin="lower", aspect="auto", cmap="magma", vmin=0, vmax=1)
+        axes[r][0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.subplots_adjust(left=0.12, right=0.99, bottom=0.01, top=0.92 if title else 0.99, wspace=0.05, hspace=0.08)
+    return save_figure(fig, path, dpi=100)

@@ -1,0 +1,147 @@
+"""Phase reconstruction: STFT round trips, Fast Griffin-Lim, PGHI, the chain, metrics, mel -> linear."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from gaia_audio import inversion
+from gaia_audio.errors import ConfigError
+
+STFTS = [(256, 64, 256), (256, 32, 200), (512, 128, 512), (1024, 44, 220)]  # the last: hop does not divide n_fft
+
+
+def chirp(sr: int = 16000, seconds: float = 0.5, f0: float = 500.0, f1: float = 3000.0) -> np.ndarray:
+    """A harmonic chirp with a smooth envelope, (n,) float32."""
+    t = np.arange(int(sr * seconds)) / sr
+    phase = 2 * np.pi * (f0 * t + (f1 - f0) * t ** 2 / (2 * seconds))
+    y = (np.sin(phase) + 0.5 * np.sin(2 * phase)) * np.sin(np.pi * t / seconds) ** 2
+    return (0.5 * y).astype(np.float32)
+
+
+def sc_of(y_hat: torch.Tensor, mag: torch.Tensor, n_fft: int, hop: int, win: int) -> float:
+    return inversion.spectral_convergence_db(mag, inversion.stft(y_hat, n_fft, hop, win).abs())
+
+
+@pytest.mark.parametrize("n_fft,hop,win", STFTS)
+def test_istft_inverts_stft(n_fft, hop, win):
+    y = torch.from_numpy(np.random.default_rng(0).normal(0, 0.3, (2, 4000)).astype(np.float32))
+    X = inversion.stft(y, n_fft, hop, win)
+    assert X.shape == (2, n_fft // 2 + 1, 1 + 4000 // hop)
+    torch.testing.assert_close(inversion.istft(X, n_fft, hop, win, length=4000), y, atol=2e-5, rtol=0)
+
+
+@pytest.mark.parametrize("n_fft,hop,win", STFTS)
+def test_fast_frames_match_torch_stft_and_istft(n_fft, hop, win):
+    y = torch.from_numpy(np.random.default_rng(1).normal(0, 0.3, (2, 3000)).astype(np.float32))
+    X = inversion.stft(y, n_fft, hop, win)
+    frames = inversion._Frames(n_fft, hop, win, X.shape[-1], 3000, y.device, y.dtype)
+    torch.testing.assert_close(frames.stft(y), X.transpose(1, 2), atol=1e-4, rtol=1e-5)
+    Z = torch.polar(X.abs(), torch.rand(X.shape, generator=torch.Generator().manual_seed(0)) * 6.28)
+    expected = inversion.istft(Z, n_fft, hop, win, length=3000)
+    torch.testing.assert_close(frames.istft(Z.transpose(1, 2).contiguous()), expected, atol=2e-5, rtol=1e-5)
+
+
+def test_fused_step_equals_plain_torch_step():
+    gen = torch.Generator().manual_seed(0)
+    X = torch.randn(2, 7, 9, dtype=torch.complex64, generator=gen)
+    mag = torch.rand(2, 7, 9, generator=gen)
+    t_prev = torch.randn(2, 7, 9, dtype=torch.complex64, generator=gen)
+    t_a, t_b = t_prev.clone(), t_prev.clone()
+    c_fused = inversion._project_extrapolate(X.clone(), mag, t_a, 0.9)  # numba path (contiguous CPU)
+    c_plain = inversion._project_extrapolate(X.clone().transpose(1, 2), mag.transpose(1, 2), t_b.transpose(1, 2), 0.9)
+    torch.testing.assert_close(c_fused, c_plain.transpose(1, 2), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(t_a, t_b, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(t_a.abs(), mag, atol=1e-5, rtol=1e-5)
+
+
+def test_griffin_lim_shapes_batching_and_length():
+    y = torch.from_numpy(np.stack([chirp(), chirp(f0=800, f1=2000)]))
+    mag = inversion.stft(y, 256, 64, 256).abs()
+    out = inversion.griffin_lim(mag, 256, 64, 256, n_iter=3)
+    assert out.shape == (2, (mag.shape[-1] - 1) * 64)
+    single = inversion.griffin_lim(mag[1].numpy(), 256, 64, 256, n_iter=3, length=y.shape[-1])
+    assert single.shape == (y.shape[-1],)
+    again = inversion.griffin_lim(mag, 256, 64, 256, n_iter=3)
+    torch.testing.assert_close(out, again)  # the random start is seeded
+
+
+def test_griffin_lim_improves_with_iterations_and_keeps_a_true_phase():
+    y = torch.from_numpy(chirp())
+    X = inversion.stft(y, 256, 32, 256)
+    mag = X.abs()
+    few = sc_of(inversion.griffin_lim(mag, 256, 32, 256, n_iter=2, length=len(y)), mag, 256, 32, 256)
+    many = sc_of(inversion.griffin_lim(mag, 256, 32, 256, n_iter=40, length=len(y)), mag, 256, 32, 256)
+    assert many < few - 3
+    exact = inversion.griffin_lim(mag, 256, 32, 256, n_iter=5, init_phase=X.angle(), length=len(y))
+    torch.testing.assert_close(exact, y, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("n_fft,hop,win", [(256, 32, 256), (512, 64, 400)])
+def test_pghi_phase_is_far_better_than_a_random_one(n_fft, hop, win):
+    y = torch.from_numpy(chirp())
+    mag = inversion.stft(y, n_fft, hop, win).abs()
+    y_pghi = inversion.istft(torch.polar(mag, inversion.pghi(mag, n_fft, hop, win)), n_fft, hop, win, len(y))
+    random = torch.rand(mag.shape, generator=torch.Generator().manual_seed(0)) * 2 * np.pi
+    y_rand = inversion.istft(torch.polar(mag, random), n_fft, hop, win, len(y))
+    assert sc_of(y_pghi, mag, n_fft, hop, win) < -20
+    assert sc_of(y_pghi, mag, n_fft, hop, win) < sc_of(y_rand, mag, n_fft, hop, win) - 12
+
+
+def test_pghi_keeps_the_kind_and_shape_and_survives_silence():
+    mag = np.abs(np.random.default_rng(0).normal(size=(3, 129, 40)))
+    phase = inversion.pghi(mag, 256, 64, 256)
+    assert isinstance(phase, np.ndarray) and phase.shape == mag.shape
+    phase_t = inversion.pghi(torch.from_numpy(mag).float(), 256, 64, 256)
+    assert isinstance(phase_t, torch.Tensor) and phase_t.dtype == torch.float32 and phase_t.shape == mag.shape
+    assert np.all(np.isfinite(inversion.pghi(np.zeros((129, 10)), 256, 64, 256)))
+    y = inversion.reconstruct(torch.zeros(129, 10), 256, 64, 256)
+    assert torch.all(y == 0)
+
+
+def test_pghi_then_fgla_beats_fgla_from_zero_phase_on_a_chirp():
+    y = torch.from_numpy(chirp())
+    mag = inversion.stft(y, 256, 32, 256).abs()
+    chained = inversion.reconstruct(mag, 256, 32, 256, method="pghi+fgla", n_iter=16, length=len(y))
+    from_zero = inversion.griffin_lim(mag, 256, 32, 256, n_iter=16, init_phase="zeros", length=len(y))
+    assert sc_of(chained, mag, 256, 32, 256) < sc_of(from_zero, mag, 256, 32, 256) - 5
+
+
+@pytest.mark.parametrize("method", inversion.METHODS)
+def test_reconstruct_methods_give_the_requested_length(method):
+    y = torch.from_numpy(chirp())
+    mag = inversion.stft(y, 256, 64, 256).abs()
+    out = inversion.reconstruct(mag[None].repeat(2, 1, 1), 256, 64, 256, method=method, n_iter=4, length=len(y) - 7)
+    assert out.shape == (2, len(y) - 7) and torch.all(torch.isfinite(out))
+
+
+def test_reconstruct_rejects_bad_settings():
+    mag = torch.ones(129, 8)
+    with pytest.raises(ConfigError, match="unknown inversion method 'gla'"):
+        inversion.reconstruct(mag, 256, 64, 256, method="gla")
+    with pytest.raises(ConfigError, match="n_iter"):
+        inversion.reconstruct(mag, 256, 64, 256, n_iter=-1)
+
+
+def test_metrics_on_known_cases():
+    rng = np.random.default_rng(0)
+    mag = np.abs(rng.normal(size=(2, 65, 30))) + 0.1
+    assert inversion.spectral_convergence_db(mag, mag) < -200
+    assert inversion.spectral_convergence_db(mag, np.zeros_like(mag)) == pytest.approx(0.0, abs=1e-9)
+    assert inversion.spectral_convergence_db(mag, 1.1 * mag) == pytest.approx(-20.0, abs=1e-6)
+    assert inversion.log_spectral_distance_db(mag, mag) == pytest.approx(0.0)
+    assert inversion.log_spectral_distance_db(torch.from_numpy(mag), torch.from_numpy(2 * mag)) == pytest.approx(
+        20 * np.log10(2), abs=1e-6)
+
+
+def test_mel_to_linear_is_exact_on_the_filterbank_range():
+    import librosa
+
+    basis = librosa.filters.mel(sr=16000, n_fft=512, n_mels=40, fmin=100, fmax=8000)
+    rng = np.random.default_rng(0)
+    S = rng.random((2, 257, 6)) ** 3  # non-negative spectra
+    M = basis @ S
+    S_hat = inversion.mel_to_linear(M, basis)
+    assert S_hat.shape == S.shape and np.all(S_hat >= 0)
+    np.testing.assert_allclose(basis @ S_hat, M, rtol=1e-6, atol=1e-9)
+    assert inversion.mel_to_linear(M[0], basis).shape == (257, 6)
