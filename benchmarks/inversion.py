@@ -90,16 +90,6 @@ def signals(preset: str, sr: int) -> list[tuple[str, np.ndarray]]:
     return [(p.stem, audio.load(p, sr=sr)[0]) for p in paths]
 
 
-def best_time(func, repeats: int) -> tuple[float, object]:
-    """(fastest wall time in s, result of the last call) over ``repeats`` calls."""
-    times, out = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = func()
-        times.append(time.perf_counter() - start)
-    return min(times), out
-
-
 def run_preset(preset: str, repeats: int, band: bool = False) -> list[dict]:
     """One row per method for one preset: SC, LSD, seconds, real-time factor, time ratio.
 
@@ -119,18 +109,27 @@ def run_preset(preset: str, repeats: int, band: bool = False) -> list[dict]:
     }
     rows = {name: dict(sc=[], lsd=[], weight=[], seconds=0.0) for name in methods}
     duration = sum(len(y) for _, y in sigs) / sr
+    mags = []
     for _, y in sigs:
         mag = inversion.stft(torch.from_numpy(y), n_fft, hop, win).abs()  # (F, T)
         if band:
             freqs = torch.arange(mag.shape[0]) * sr / n_fft
             mag[(freqs < p["fmin"]) | (freqs >= p["fmax"])] = 0
-        for name, func in methods.items():
-            seconds, y_hat = best_time(lambda: func(mag, len(y)), repeats)
-            est = inversion.stft(torch.as_tensor(np.asarray(y_hat, np.float32)), n_fft, hop, win).abs()
-            rows[name]["sc"].append(inversion.spectral_convergence_db(mag, est))
-            rows[name]["lsd"].append(inversion.log_spectral_distance_db(mag, est))
-            rows[name]["weight"].append(len(y))
-            rows[name]["seconds"] += seconds
+        mags.append(mag)
+    best = {(name, i): np.inf for name in methods for i in range(len(sigs))}
+    for repeat in range(repeats):  # round-robin, so a busy spell of the machine hits every method alike
+        for i, ((_, y), mag) in enumerate(zip(sigs, mags)):
+            for name, func in methods.items():
+                start = time.perf_counter()
+                y_hat = func(mag, len(y))
+                best[name, i] = min(best[name, i], time.perf_counter() - start)
+                if repeat == 0:
+                    est = inversion.stft(torch.as_tensor(np.asarray(y_hat, np.float32)), n_fft, hop, win).abs()
+                    rows[name]["sc"].append(inversion.spectral_convergence_db(mag, est))
+                    rows[name]["lsd"].append(inversion.log_spectral_distance_db(mag, est))
+                    rows[name]["weight"].append(len(y))
+    for (name, _), seconds in best.items():
+        rows[name]["seconds"] += seconds
     ref = rows["librosa.griffinlim (32 it.)"]["seconds"]
     out = []
     for name, r in rows.items():

@@ -112,6 +112,17 @@ class Spectrogram(torch.nn.Module):
         self.n_freq = self.bin_hi - self.bin_lo
 
     @property
+    def settings(self) -> dict:
+        """Every resolved setting (the preset's values with overrides): rebuilds this front end via
+        ``make_frontend(**settings)`` and is the right key for caches of its output."""
+        out = dict(kind=self.kind, sr=self.sr, n_fft=self.n_fft, hop_length=self.hop_length,
+                   win_length=self.win_length, fmin=self.fmin, fmax=self.fmax, preemphasis=self.preemphasis,
+                   ref_db=self.ref_db, min_db=self.min_db, n_frames=self.n_frames)
+        if self.kind == "mel":
+            out["n_mels"] = self.n_mels
+        return out
+
+    @property
     def tile_shape(self) -> tuple[int, int]:
         """(n_freq, n_frames) of one tile."""
         return self.n_freq, self.n_frames

@@ -429,14 +429,15 @@ def reconstruct(mag, n_fft: int, hop_length: int, win_length: int, method: str =
     if n_iter < 0:
         raise ConfigError(f"inversion n_iter must be >= 0, got {n_iter}")
     mag_b, batched = _as_batch(mag)
-    if method == "fgla":
-        y = griffin_lim(mag_b, n_fft, hop_length, win_length, n_iter, momentum, "random", length)
-    else:
-        phase = pghi(mag_b, n_fft, hop_length, win_length)
-        if method == "pghi":
-            y = istft(torch.polar(mag_b, phase), n_fft, hop_length, win_length, length)
+    with _one_cpu_thread(mag_b.device.type == "cpu"):
+        if method == "fgla":
+            y = griffin_lim(mag_b, n_fft, hop_length, win_length, n_iter, momentum, "random", length)
         else:
-            y = griffin_lim(mag_b, n_fft, hop_length, win_length, n_iter, momentum, phase, length)
+            phase = pghi(mag_b, n_fft, hop_length, win_length)
+            if method == "pghi":
+                y = istft(torch.polar(mag_b, phase), n_fft, hop_length, win_length, length)
+            else:
+                y = griffin_lim(mag_b, n_fft, hop_length, win_length, n_iter, momentum, phase, length)
     return y if batched else y[0]
 
 

@@ -33,6 +33,8 @@ def test_every_preset_builds_with_its_documented_size(preset):
     assert fe.frequencies.min() >= fe.fmin and fe.frequencies.max() < fe.fmax
     mel = make_frontend(preset, kind="mel")
     assert isinstance(mel, MelSpectrogram) and mel.tile_shape == (PRESETS[preset]["n_mels"], fe.n_frames)
+    for built in (fe, mel):  # settings rebuild the same front end
+        assert make_frontend(preset="zebra_finch", **built.settings).settings == built.settings
 
 
 def test_the_config_dataclass_builds_the_default_front_end():
