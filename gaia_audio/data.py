@@ -47,20 +47,21 @@ class TileSet:
         return TileSet(np.asarray(self.tiles[index]), self.n_frames_orig[index], [self.rows[i] for i in index])
 
 
-def _cache_key(frontend_args: dict, manifest_path: Path) -> str:
-    h = hashlib.sha256(json.dumps(frontend_args, sort_keys=True, default=str).encode())
+def _cache_key(frontend, manifest_path: Path) -> str:
+    """Hash of the front end's resolved settings and the manifest's bytes."""
+    settings = frontend.settings
+    h = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
     h.update(manifest_path.read_bytes())
     return h.hexdigest()[:16]
 
 
-def build_tile_cache(root: str | os.PathLike, frontend, frontend_args: dict, manifest: str = "manifest.csv",
+def build_tile_cache(root: str | os.PathLike, frontend, manifest: str = "manifest.csv",
                      cache_dir: str | os.PathLike | None = None, progress: bool = True) -> TileSet:
     """Tile every unit of ``root/manifest`` through ``frontend``, reusing a matching cache.
 
     Args:
         root: dataset folder holding the manifest; unit paths are relative to it.
         frontend: a ``frontends.Spectrogram``; units are loaded at ``frontend.sr``.
-        frontend_args: the settings that built ``frontend`` (part of the cache key).
         manifest: manifest file name, relative to ``root``.
         cache_dir: where the cache lives (default ``root/cache``).
         progress: show a progress bar while building.
@@ -77,7 +78,7 @@ def build_tile_cache(root: str | os.PathLike, frontend, frontend_args: dict, man
     if not rows:
         raise DataError("manifest lists no units", manifest_path)
     cache_dir = Path(cache_dir) if cache_dir else root / "cache"
-    key = _cache_key(frontend_args, manifest_path)
+    key = _cache_key(frontend, manifest_path)
     tiles_path, index_path = cache_dir / f"tiles-{key}.npy", cache_dir / f"tiles-{key}.json"
     if tiles_path.is_file() and index_path.is_file():
         index = json.loads(index_path.read_text())

@@ -56,12 +56,11 @@ def load_data(config: Config, progress: bool = True):
     Returns:
         (frontend, tiles) where tiles.tiles is (N, 1, n_freq, n_frames).
     """
-    frontend_args = dataclasses.asdict(config.frontend)
-    frontend = make_frontend(**frontend_args)
+    frontend = make_frontend(**dataclasses.asdict(config.frontend))
     root = Path(config.data.root)
     if not (root / config.data.manifest).is_file() and config.data.prepare:
         run_prepare(config.data.prepare, root)
-    tiles = build_tile_cache(root, frontend, frontend_args, config.data.manifest, config.data.cache_dir, progress)
+    tiles = build_tile_cache(root, frontend, config.data.manifest, config.data.cache_dir, progress)
     return frontend, tiles
 
 
