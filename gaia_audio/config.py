@@ -42,7 +42,7 @@ class InversionConfig:
     """Phase reconstruction (``inversion.reconstruct`` arguments)."""
 
     method: str = "pghi+fgla"  # "pghi" | "fgla" | "pghi+fgla"
-    n_iter: int = 32
+    n_iter: int = 16  # FGLA iterations after PGHI (benchmarks/inversion.py)
     momentum: float = 0.99
 
 

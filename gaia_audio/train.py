@@ -27,7 +27,7 @@ from gaia_audio.data import BatchSampler, TileSet, build_tile_cache, split_holdo
 from gaia_audio.errors import DataError, ModelError, TrainingError
 from gaia_audio.frontends import make_frontend
 from gaia_audio.losses import ae_loss, gaia_losses, interpolate_codes, sample_alphas, vae_loss
-from gaia_audio.models import build_model
+from gaia_audio.models import SIZE_PRESETS, build_model
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,6 +62,17 @@ def load_data(config: Config, progress: bool = True):
         run_prepare(config.data.prepare, root)
     tiles = build_tile_cache(root, frontend, config.data.manifest, config.data.cache_dir, progress)
     return frontend, tiles
+
+
+def resolve_config(config: Config, frontend) -> Config:
+    """The recipe with every preset-derived value written out (front end and model sizes).
+
+    A run stores this, so its model rebuilds identically even if a preset changes later.
+    """
+    frontend_fields = {k: v for k, v in frontend.settings.items() if hasattr(config.frontend, k)}
+    model_fields = {k: v for k, v in SIZE_PRESETS[config.model.size].items() if getattr(config.model, k) is None}
+    return dataclasses.replace(config, frontend=dataclasses.replace(config.frontend, **frontend_fields),
+                               model=dataclasses.replace(config.model, **model_fields))
 
 
 def make_optimizers(model: torch.nn.Module, config: Config) -> dict[str, torch.optim.Optimizer]:
@@ -192,6 +203,9 @@ def train(config: Config, run_dir: str | Path | None = None, resume: str | Path 
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else contextlib.nullcontext
 
     frontend, tiles = load_data(config, progress)
+    if config.model.size not in SIZE_PRESETS:  # let build_model say what is wrong
+        build_model((1, *frontend.tile_shape), **dataclasses.asdict(config.model))
+    config = resolve_config(config, frontend)
     train_idx, held_idx = split_holdout(tiles, config.data.holdout)
     tile_shape = (1, *frontend.tile_shape)
     if config.model.kind == "gaia" and tc.batch_size % 2:
@@ -276,7 +290,9 @@ def train(config: Config, run_dir: str | Path | None = None, resume: str | Path 
     finally:
         bar.close()
         metrics.close()
-    extra = {"step": step}
+    # The longest training unit tells the morph which inputs are single units (time-normalised
+    # into one tile) and which need window-by-window alignment.
+    extra = {"step": step, "max_unit_frames": int(tiles.n_frames_orig[train_idx].max())}
     if config.model.kind == "gaia":  # the realism scale the morph reports against
         extra["d_error_real"] = discriminator_error(model, tiles.tiles[np.sort(train_idx)], device)
     ckpt.export_model(run_dir, model, config, tile_shape, extra)
