@@ -66,7 +66,7 @@ class ModelConfig:
 class DataConfig:
     """Where tiles come from."""
 
-    kind: str = "audio"  # "audio" (manifest of WAVs) | "images" (folder of images)
+    kind: str = "audio"  # "audio" (manifest of sound files) | "images" (manifest of image files) | "lines"
     root: str = "data/zebra_finch"  # dataset folder, holds manifest.csv
     manifest: str = "manifest.csv"  # relative to root
     prepare: str | None = "zebra_finch"  # datasets/<name>/prepare.py run when root is absent

@@ -35,7 +35,7 @@ def write_samples(model: torch.nn.Module, frontend, held: TileSet, out_dir: Path
 
     Args:
         model: the model being trained (put back in training mode afterwards).
-        frontend: the ``frontends.Spectrogram`` the tiles came from (for inversion).
+        frontend: the ``frontends.Spectrogram`` the tiles came from (for inversion); None for images.
         held: held-out tiles to show (at least 2).
         out_dir: the run's samples folder.
         step: training step, for file names.
@@ -57,9 +57,16 @@ def write_samples(model: torch.nn.Module, frontend, held: TileSet, out_dir: Path
     strip = decode_strip(model, x[0], x[1], n=8)
     out_dir.mkdir(parents=True, exist_ok=True)
     png = out_dir / f"step_{step:07d}.png"
-    plots.tile_grid([(name, t[:, 0].float().cpu().numpy()) for name, t in rows]
-                    + [("interpolation", strip[:, 0].float().cpu().numpy())], png,
+
+    def show(t: torch.Tensor) -> np.ndarray:  # (N, H, W) spectrograms or (N, 3, H, W) images
+        t = t.float().cpu().numpy()
+        return t[:, 0] if t.shape[1] == 1 else t
+
+    plots.tile_grid([(name, show(t)) for name, t in rows] + [("interpolation", show(strip))], png,
                     title=f"{config.name} step {step}")
+    if frontend is None:  # images: no sound to write
+        model.train(was_training)
+        return [png]
     # The strip as sound: durations go linearly from one endpoint's to the other's.
     n_a, n_b = int(held.n_frames_orig[0]), int(held.n_frames_orig[1])
     gap = np.zeros(int(0.1 * frontend.sr), np.float32)

@@ -51,15 +51,31 @@ def run_prepare(name: str, root: Path) -> None:
 
 
 def load_data(config: Config, progress: bool = True):
-    """The front end and the dataset's tiles, preparing the example data if it is absent.
+    """The front end (None for images) and the dataset's tiles, preparing example data if absent.
+
+    ``data.kind`` picks the source: "audio" (a manifest of sound files through the spectrogram
+    front end), "images" (a manifest of image files, centre-cropped and resized), or "lines"
+    (the synthetic lines benchmark, drawn fresh each step; the tiles returned are a fixed set for
+    samples and evaluation).
 
     Returns:
-        (frontend, tiles) where tiles.tiles is (N, 1, n_freq, n_frames).
+        (frontend, tiles) where tiles.tiles is (N, C, H, W) in [0, 1].
     """
-    frontend = make_frontend(**dataclasses.asdict(config.frontend))
-    root = Path(config.data.root)
+    kind, root = config.data.kind, Path(config.data.root)
+    if kind == "lines":
+        from gaia_audio.lines import lines_tileset
+
+        return None, lines_tileset(config.data.image_size, seed=config.train.seed)
+    if kind not in ("audio", "images"):
+        raise DataError(f"data.kind must be audio, images or lines, got {kind!r}")
     if not (root / config.data.manifest).is_file() and config.data.prepare:
         run_prepare(config.data.prepare, root)
+    if kind == "images":
+        from gaia_audio.images import build_image_cache
+
+        return None, build_image_cache(root, config.data.image_size, config.data.manifest, config.data.cache_dir,
+                                       progress)
+    frontend = make_frontend(**dataclasses.asdict(config.frontend))
     tiles = build_tile_cache(root, frontend, config.data.manifest, config.data.cache_dir, progress)
     return frontend, tiles
 
@@ -69,7 +85,8 @@ def resolve_config(config: Config, frontend) -> Config:
 
     A run stores this, so its model rebuilds identically even if a preset changes later.
     """
-    frontend_fields = {k: v for k, v in frontend.settings.items() if hasattr(config.frontend, k)}
+    settings = frontend.settings if frontend is not None else {}
+    frontend_fields = {k: v for k, v in settings.items() if hasattr(config.frontend, k)}
     model_fields = {k: v for k, v in SIZE_PRESETS[config.model.size].items() if getattr(config.model, k) is None}
     return dataclasses.replace(config, frontend=dataclasses.replace(config.frontend, **frontend_fields),
                                model=dataclasses.replace(config.model, **model_fields))
@@ -203,21 +220,26 @@ def train(config: Config, run_dir: str | Path | None = None, resume: str | Path 
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else contextlib.nullcontext
 
     frontend, tiles = load_data(config, progress)
+    tile_shape = tuple(int(n) for n in tiles.tiles.shape[1:])  # (C, H, W)
     if config.model.size not in SIZE_PRESETS:  # let build_model say what is wrong
-        build_model((1, *frontend.tile_shape), **dataclasses.asdict(config.model))
+        build_model(tile_shape, **dataclasses.asdict(config.model))
     config = resolve_config(config, frontend)
     train_idx, held_idx = split_holdout(tiles, config.data.holdout)
-    tile_shape = (1, *frontend.tile_shape)
     if config.model.kind == "gaia" and tc.batch_size % 2:
         raise TrainingError(f"train.batch_size must be even for GAIA's interpolation pairs, got {tc.batch_size}")
     model = build_model(tile_shape, **dataclasses.asdict(config.model)).to(device)
     optimizers = make_optimizers(model, config)
     augment_args = None
-    if config.data.augment:
+    if config.data.augment and frontend is not None:
         augment_args = {"max_shift_frames": config.data.max_shift_frames, "max_gain_db": config.data.max_gain_db,
                         "max_freq_shift_bins": config.data.max_freq_shift_bins,
                         "db_range": frontend.ref_db - frontend.min_db}
-    sampler = BatchSampler(tiles.tiles[np.sort(train_idx)], tc.batch_size, tc.seed, augment_args)
+    if config.data.kind == "lines":  # fresh random lines every step
+        from gaia_audio.lines import LinesSampler
+
+        sampler = LinesSampler(config.data.image_size, tc.batch_size, tc.seed)
+    else:
+        sampler = BatchSampler(tiles.tiles[np.sort(train_idx)], tc.batch_size, tc.seed, augment_args)
     alpha_generator = torch.Generator().manual_seed(tc.seed + 1)
     step, lr_scale, n_bad = 0, 1.0, 0
 
@@ -292,7 +314,9 @@ def train(config: Config, run_dir: str | Path | None = None, resume: str | Path 
         metrics.close()
     # The longest training unit tells the morph which inputs are single units (time-normalised
     # into one tile) and which need window-by-window alignment.
-    extra = {"step": step, "max_unit_frames": int(tiles.n_frames_orig[train_idx].max())}
+    extra = {"step": step}
+    if frontend is not None:
+        extra["max_unit_frames"] = int(tiles.n_frames_orig[train_idx].max())
     if config.model.kind == "gaia":  # the realism scale the morph reports against
         extra["d_error_real"] = discriminator_error(model, tiles.tiles[np.sort(train_idx)], device)
     ckpt.export_model(run_dir, model, config, tile_shape, extra)
