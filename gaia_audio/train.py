@@ -270,6 +270,9 @@ def train(config: Config, run_dir: str | Path | None = None, resume: str | Path 
     if state is not None:
         restore(state)
     run_dir = Path(run_dir) if run_dir is not None else new_run_dir(config)
+    if state is None and (ckpt.list_checkpoints(run_dir) or (run_dir / "model.safetensors").exists()):
+        raise TrainingError("run folder already holds a run; continue it with --resume, or choose another folder",
+                            run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt.write_config(run_dir, config)
     last_good = copy.deepcopy(snapshot()) if state is None else state

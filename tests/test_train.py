@@ -78,6 +78,8 @@ def test_same_seed_same_run_and_exact_resume(tiny_data, tmp_path):
 
 def test_resume_with_other_tile_shape_is_refused(tiny_data, tmp_path):
     run = train(config_for(tiny_data, tmp_path, "train.steps=2", "train.sample_every=0"), progress=False)
+    with pytest.raises(TrainingError, match="already holds a run"):  # never mix two runs' checkpoints
+        train(config_for(tiny_data, tmp_path, "train.steps=2"), run_dir=run, progress=False)
     with pytest.raises(ModelError, match="tile shape"):
         train(config_for(tiny_data, tmp_path, "train.steps=4", "frontend.n_frames=32"), resume=run, progress=False)
 
