@@ -18,8 +18,16 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
+# The main job on real recordings: fetch and segment the Sound Analysis Pro zebra finch songs,
+# train the small GAIA on the CPU (recipes/zebra_finch.yaml, ~10 min), then write a 16-step
+# continuum between two real syllables with its manifest, provenance and continuum.png.
+DEMO_A ?= data/zebra_finch/units/samba_003.wav
+DEMO_B ?= data/zebra_finch/units/flashcam_003.wav
 demo: venv
-	$(PY) -m gaia_audio demo --out demo
+	$(PY) datasets/zebra_finch/prepare.py --out data/zebra_finch
+	rm -rf demo/run
+	$(PY) -m gaia_audio train recipes/zebra_finch.yaml --run-dir demo/run
+	$(PY) -m gaia_audio morph $(DEMO_A) $(DEMO_B) --steps 16 --model demo/run --out demo/continuum --overwrite
 
 test: venv
 	$(PY) -m pytest -q tests
