@@ -11,9 +11,9 @@ import tempfile
 import warnings
 from pathlib import Path
 
-import librosa
 import numpy as np
 import soundfile as sf
+import soxr
 
 from gaia_audio.errors import AudioError
 
@@ -32,11 +32,12 @@ def load(path: str | os.PathLike, sr: int | None = None, mono: bool = True,
     """Read an audio file as float32 samples in [-1, 1].
 
     WAV/FLAC/OGG (and MP3 with libsndfile >= 1.1) of any bit depth are read through soundfile;
-    other compressed formats through librosa/audioread when a system decoder is present.
+    other compressed formats through librosa/audioread when a system decoder is present (librosa
+    is imported only then: it costs about a second).
 
     Args:
         path: the audio file.
-        sr: resample to this rate (librosa.resample, soxr_hq); None keeps the file's rate.
+        sr: resample to this rate (:func:`resample`: soxr, HQ); None keeps the file's rate.
         mono: True mixes all channels down to one by averaging; False keeps them.
         channel: pick this channel (0-based) instead of mixing; overrides the mix-down.
 
@@ -118,6 +119,8 @@ def _check_riff_complete(path: Path) -> None:
 
 def _read_with_decoder(path: Path) -> tuple[np.ndarray, int]:
     """Decode a compressed file (MP3, M4A, ...) through librosa and audioread."""
+    import librosa  # slow to import; only this fallback needs it
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # librosa warns that it falls back to audioread
@@ -186,7 +189,10 @@ def save(path: str | os.PathLike, y: np.ndarray, sr: int, subtype: str = "PCM_16
 
 
 def resample(y: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
-    """Change the sample rate with librosa.resample (soxr_hq).
+    """Change the sample rate with soxr at HQ quality.
+
+    The same resampler as ``librosa.resample(res_type="soxr_hq")``, called directly so that a
+    morph does not pay for importing librosa; the output is identical, length included.
 
     Args:
         y: samples, (n,) or (channels, n).
@@ -201,7 +207,14 @@ def resample(y: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
         return y.copy()
     if int(orig_sr) <= 0 or int(target_sr) <= 0:
         raise AudioError(f"sample rates must be positive, got {orig_sr} -> {target_sr}")
-    return librosa.resample(y, orig_sr=int(orig_sr), target_sr=int(target_sr), res_type="soxr_hq", axis=-1).astype(np.float32)
+    if not np.all(np.isfinite(y)):
+        raise AudioError("cannot resample NaN or Inf samples")
+    y_hat = soxr.resample(y.T, int(orig_sr), int(target_sr), quality="HQ").T  # soxr takes (n, channels)
+    n_out = int(np.ceil(y.shape[-1] * int(target_sr) / int(orig_sr)))  # librosa's length: pad or trim to it
+    out = np.zeros(y.shape[:-1] + (n_out,), dtype=np.float32)
+    n_copy = min(n_out, y_hat.shape[-1])
+    out[..., :n_copy] = y_hat[..., :n_copy]
+    return out
 
 
 def rms_db(y: np.ndarray) -> float:

@@ -114,6 +114,21 @@ def test_resample_multichannel_and_identity():
     assert np.array_equal(audio.resample(y[0], SR, SR), y[0])
 
 
+@pytest.mark.parametrize("shape, orig_sr, target_sr", [((4411,), 8000, 44100), ((2, 4411), 44100, 16000),
+                                                      ((3, 999), 48000, 22050), ((1,), 44100, 16000)])
+def test_resample_equals_librosa_soxr_hq(shape, orig_sr, target_sr):
+    """Calling soxr directly gives librosa.resample's soxr_hq output exactly, its length fix included."""
+    librosa = pytest.importorskip("librosa")
+    y = np.random.default_rng(0).normal(0, 0.3, shape).astype(np.float32)
+    expected = librosa.resample(y, orig_sr=orig_sr, target_sr=target_sr, res_type="soxr_hq", axis=-1)
+    assert np.array_equal(audio.resample(y, orig_sr, target_sr), expected)
+
+
+def test_resample_refuses_nan():
+    with pytest.raises(AudioError, match="NaN"):
+        audio.resample(np.array([0.0, np.nan, 0.1], dtype=np.float32), 44100, 22050)
+
+
 # ------------------------------------------------------------------ levels, ramps, padding
 
 def test_levels_of_a_full_scale_sine():
