@@ -437,5 +437,5 @@ def _check_relative(unit_path: str, manifest: Path, where: str) -> None:
     """Raise unless unit_path is a non-empty relative path that stays inside the dataset root."""
     parts = unit_path.replace("\\", "/").split("/")
     if (not unit_path.strip() or PurePosixPath(unit_path).is_absolute() or PureWindowsPath(unit_path).is_absolute()
-            or PureWindowsPath(unit_path).drive or ".." in parts):
+            or PureWindowsPath(unit_path).anchor or ".." in parts):  # anchor: "C:", "\\x" (root of a Windows drive)
         raise DataError(f"{where}: unit path '{unit_path}' must be relative to the manifest's folder and must not use '..'", manifest)
