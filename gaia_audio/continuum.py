@@ -17,6 +17,7 @@ import math
 import os
 import platform
 import shutil
+import unicodedata
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -155,8 +156,10 @@ def read_pairs(path: str | os.PathLike) -> list[dict]:
         name = row.get("name") or f"{a.stem}_to_{b.stem}"
         if name in seen:
             raise DataError(f"line {line}: continuum name '{name}' is used twice", path)
-        if name.startswith(".") or any(ch in name for ch in '/\\:*?"<>|'):
-            raise DataError(f"line {line}: continuum name '{name}' cannot be a folder name", path)
+        if (name.startswith(".") or any(ch in name for ch in '/\\:*?"<>|') or len(name.encode("utf-8")) > 255
+                or any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in name)):
+            shown = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in name)
+            raise DataError(f"line {line}: continuum name '{shown[:80]}' cannot be a folder name", path)
         seen.add(name)
         pairs.append({"a": str(a), "b": str(b), "name": name})
     return pairs
