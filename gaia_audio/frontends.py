@@ -16,10 +16,11 @@ Named presets (``PRESETS``) come from the literature; ``make_frontend`` builds o
 """
 from __future__ import annotations
 
+import math
 import warnings
 
+import numba
 import numpy as np
-import scipy.signal
 import torch
 import torch.nn.functional as F
 
@@ -165,7 +166,10 @@ class Spectrogram(torch.nn.Module):
         """Exact inverse of :meth:`emphasize` (the all-pole filter 1 / (1 - a z^-1), zero state)."""
         if self.preemphasis == 0:
             return y
-        out = scipy.signal.lfilter([1.0], [1.0, -self.preemphasis], y.detach().cpu().double().numpy(), axis=-1)
+        x = y.detach().cpu().double().contiguous().numpy()
+        out = np.empty_like(x)
+        rows = (math.prod(x.shape[:-1]), x.shape[-1])  # (..., n) -> (B, n)
+        _deemphasis_numba(x.reshape(rows), self.preemphasis, out.reshape(rows))
         return torch.from_numpy(out).to(device=y.device, dtype=y.dtype)
 
     def magnitude(self, y: torch.Tensor) -> torch.Tensor:
@@ -355,6 +359,17 @@ class MelSpectrogram(Spectrogram):
         mag = S.new_zeros(S.shape[0], self.n_fft // 2 + 1, S.shape[-1])
         mag[:, self.bin_lo:self.bin_hi] = torch.from_numpy(band / self.scale).to(mag)
         return mag
+
+
+@numba.njit(cache=True)
+def _deemphasis_numba(x, a, out):  # pragma: no cover - numba
+    """out[b, t] = x[b, t] + a · out[b, t - 1] from zero state: scipy.signal.lfilter([1], [1, -a], x)
+    on each row of (B, n), in the same order of operations, without importing scipy.signal (~1 s)."""
+    for b in range(x.shape[0]):
+        acc = 0.0
+        for t in range(x.shape[1]):
+            acc = x[b, t] + a * acc
+            out[b, t] = acc
 
 
 def _center(x: torch.Tensor, width: int) -> torch.Tensor:

@@ -26,7 +26,6 @@ import math
 
 import numba
 import numpy as np
-import scipy.optimize
 import torch
 
 from gaia_audio.errors import ConfigError
@@ -456,6 +455,8 @@ def mel_to_linear(M: np.ndarray, mel_basis: np.ndarray) -> np.ndarray:
     Returns:
         (..., F, T) non-negative linear magnitudes.
     """
+    import scipy.optimize  # ~0.5 s to import; only the mel front end needs it
+
     M = np.asarray(M, dtype=np.float64)
     A = np.asarray(mel_basis, dtype=np.float64)
     n_mels, n_time = M.shape[-2:]

@@ -95,6 +95,19 @@ def test_stft_round_trip_and_preemphasis_round_trip():
     torch.testing.assert_close(fe.deemphasize(fe.emphasize(y)), y, atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("shape", [(3000,), (2, 3000), (2, 3, 500), (4, 0)])
+def test_deemphasize_equals_scipy_lfilter(shape):
+    """The numba de-emphasis is scipy.signal.lfilter([1], [1, -a]) along the last axis, exactly."""
+    scipy_signal = pytest.importorskip("scipy.signal")
+    fe = make_frontend("zebra_finch")
+    y = torch.from_numpy(np.random.default_rng(1).normal(0, 0.3, shape)).double()
+    expected = scipy_signal.lfilter([1.0], [1.0, -fe.preemphasis], y.numpy(), axis=-1)
+    out = fe.deemphasize(y)
+    assert out.shape == y.shape and out.dtype == y.dtype
+    assert np.array_equal(out.numpy(), expected)
+    assert fe.deemphasize(y.float()).dtype == torch.float32
+
+
 @pytest.mark.parametrize("preset", ["zebra_finch", "mouse_usv"])
 def test_to_magnitude_inverts_the_mapping_above_the_floor(preset):
     fe = make_frontend(preset)
