@@ -8,7 +8,9 @@ Every unknown key is an error naming the key and the file. YAML is always safe-l
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -242,4 +244,40 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] | tu
     data = load_recipe_dict(path) if path is not None else {}
     data = apply_overrides(data, overrides)
     source = f"{path} (with --set)" if overrides and path else (str(path) if path else "--set")
-    return from_dict(Config, data, source)
+    return check_values(from_dict(Config, data, source), source)
+
+
+_DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+def check_values(config: Config, source: str = "<recipe>") -> Config:
+    """Refuse training and data values that cannot work (the front end and model check their own).
+
+    Returns:
+        ``config`` unchanged.
+    Raises:
+        ConfigError: naming the key, e.g. a zero batch size or a NaN learning rate.
+    """
+    tc, dc = config.train, config.data
+    rules = [("train.steps", tc.steps >= 0, ">= 0"), ("train.batch_size", tc.batch_size >= 1, ">= 1"),
+             ("train.lr_max", math.isfinite(tc.lr_max) and tc.lr_max > 0, "a finite number > 0"),
+             ("train.distance_weight", math.isfinite(tc.distance_weight) and tc.distance_weight >= 0, "finite and >= 0"),
+             ("train.seed", 0 <= tc.seed < 2**62, "in [0, 2**62)"),
+             ("train.log_every", tc.log_every >= 1, ">= 1"), ("train.checkpoint_every", tc.checkpoint_every >= 1, ">= 1"),
+             ("train.keep_last", tc.keep_last >= 0, ">= 0 (0 keeps all)"),
+             ("train.sample_every", tc.sample_every >= 0, ">= 0 (0 for never)"),
+             ("train.max_bad_steps", tc.max_bad_steps >= 0, ">= 0"), ("train.threads", tc.threads >= 0, ">= 0"),
+             ("train.num_workers", tc.num_workers >= 0, ">= 0"),
+             ("train.device", bool(_DEVICE_RE.match(tc.device)), "auto, cpu, mps, cuda or cuda:N"),
+             ("data.holdout", 0 <= dc.holdout < 1, "in [0, 1)"),
+             ("data.max_shift_frames", dc.max_shift_frames >= 0, ">= 0"),
+             ("data.max_gain_db", math.isfinite(dc.max_gain_db) and dc.max_gain_db >= 0, "finite and >= 0"),
+             ("data.max_freq_shift_bins", dc.max_freq_shift_bins >= 0, ">= 0"),
+             ("data.image_size", dc.image_size >= 1, ">= 1"),
+             ("model.vae_beta", math.isfinite(config.model.vae_beta) and config.model.vae_beta >= 0, "finite and >= 0")]
+    for key, ok, need in rules:
+        if not ok:
+            section, name = key.split(".")
+            value = getattr(getattr(config, section), name)
+            raise ConfigError(f"'{key}' must be {need}, got {value!r}", source)
+    return config
