@@ -36,7 +36,11 @@ def resolve_device(name: str) -> torch.device:
     """"auto" → the first CUDA device if there is one, else the CPU."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    device = torch.device(name)
+    if device.type == "cuda" and not (torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count()):
+        raise TrainingError(f"train.device={name!r} but this machine has {torch.cuda.device_count()} CUDA device(s)"
+                            " (use auto or cpu)")
+    return device
 
 
 def run_prepare(name: str, root: Path) -> None:
