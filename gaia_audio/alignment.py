@@ -1,10 +1,12 @@
 """Time alignment of two long inputs for a morph: DTW path, aligned windows, overlap-add.
 
 Two recordings longer than a tile (song motifs, sentences) are aligned with DTW between their
-spectrograms (``librosa.sequence.dtw``). Windows about one tile long are laid along the warping
-path, so each window of one input is paired with the stretch of the other that the path matches
-to it; after the pairs are morphed, the decoded windows are cross-faded back into one
-spectrogram on the interpolated time axis.
+spectrograms: librosa.sequence.dtw's algorithm (Euclidean frame distances, Sakoe-Chiba band,
+steps (1, 1), (0, 1), (1, 0) with ties in that order), written in numpy here because importing
+``librosa.sequence`` (scipy.signal, scipy.spatial) costs one to two seconds of every morph.
+Windows about one tile long are laid along the warping path, so each window of one input is
+paired with the stretch of the other that the path matches to it; after the pairs are morphed,
+the decoded windows are cross-faded back into one spectrogram on the interpolated time axis.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ MAX_DTW_FRAMES = 1500
 
 def dtw_path(S_a: np.ndarray, S_b: np.ndarray, max_warp: float = MAX_WARP, max_frames: int = MAX_DTW_FRAMES,
              source: str | None = None) -> np.ndarray:
-    """Align two spectrograms in time with DTW (librosa.sequence.dtw, Euclidean, Sakoe-Chiba band).
+    """Align two spectrograms in time with DTW (as librosa.sequence.dtw: Euclidean, Sakoe-Chiba band).
 
     Inputs longer than ``max_frames`` are averaged over blocks of p frames first (so the cost
     matrix stays small), and the coarse path is refined back to single frames.
@@ -40,14 +42,57 @@ def dtw_path(S_a: np.ndarray, S_b: np.ndarray, max_warp: float = MAX_WARP, max_f
     if ratio > max_warp:
         raise DataError(f"cannot align in time: one input is {ratio:.1f}× as long as the other "
                         f"(at most {max_warp:g}×); cut both to matching units or motifs", source)
-    import librosa.sequence  # numba-compiled: imported only when a long input needs it
-
     p = max(1, -(-max(T_a, T_b) // max_frames))  # ceil
     X, Y = _pool(S_a, p), _pool(S_b, p)
-    cost, path = librosa.sequence.dtw(X=X, Y=Y, metric="euclidean", global_constraints=True, band_rad=0.25)
-    if not np.isfinite(cost[-1, -1]):
+    cost, path = _dtw(X, Y, band_rad=0.25)
+    if not np.isfinite(cost):
         raise DataError("cannot align in time: no warping path joins the two inputs", source)
-    return _refine(np.ascontiguousarray(path[::-1]).astype(np.int64), p, T_a, T_b)
+    return _refine(path, p, T_a, T_b)
+
+
+def _dtw(X: np.ndarray, Y: np.ndarray, band_rad: float) -> tuple[float, np.ndarray]:
+    """DTW between the columns of X and Y: ``librosa.sequence.dtw(X=X, Y=Y, metric="euclidean",
+    global_constraints=True, band_rad=band_rad)``, with the accumulation vectorised along
+    anti-diagonals.
+
+    Args:
+        X: (n_freq, N) float64.
+        Y: (n_freq, M) float64.
+        band_rad: half-width of the Sakoe-Chiba band, as a fraction of min(N, M).
+    Returns:
+        (total cost, (K, 2) int64 path from (0, 0) to (N - 1, M - 1)); the cost is inf and the
+        path empty when the band leaves no path.
+    """
+    N, M = X.shape[1], Y.shape[1]
+    C = np.empty((N, M))
+    rows = max(1, (1 << 22) // max(1, M * X.shape[0]))  # ~32 MB of differences at a time
+    for i0 in range(0, N, rows):
+        diff = X[:, i0:i0 + rows].T[:, None, :] - Y.T[None, :, :]             # (rows, M, n_freq)
+        C[i0:i0 + rows] = np.sqrt(np.square(diff).sum(axis=-1))
+    radius, offset = int(np.round(band_rad * min(N, M))), abs(N - M)           # librosa.util.fill_off_diagonal
+    k = np.arange(M)[None, :] - np.arange(N)[:, None]                          # diagonal of each cell
+    lo, hi = (-radius, radius + offset) if N < M else (-radius - offset, radius)
+    C[(k <= lo) | (k >= hi)] = np.inf
+    D = np.full((N + 1, M + 1), np.inf)                                        # D[i + 1, j + 1]: cost to (i, j)
+    D[1, 1] = C[0, 0]
+    step = np.zeros((N, M), dtype=np.int8)                                     # 0: (1, 1), 1: (0, 1), 2: (1, 0)
+    for d in range(1, N + M - 1):
+        i = np.arange(max(0, d - M + 1), min(N - 1, d) + 1)
+        j = d - i
+        c = C[i, j]
+        candidates = np.stack([D[i, j] + c, D[i + 1, j] + c, D[i, j + 1] + c])  # from (i-1, j-1), (i, j-1), (i-1, j)
+        best = np.argmin(candidates, axis=0)                                   # first of equals, as librosa
+        D[i + 1, j + 1] = candidates[best, np.arange(len(i))]
+        step[i, j] = best
+    if not np.isfinite(D[N, M]):
+        return float("inf"), np.zeros((0, 2), dtype=np.int64)
+    moves = ((1, 1), (0, 1), (1, 0))
+    path, i, j = [(N - 1, M - 1)], N - 1, M - 1
+    while (i, j) != (0, 0):
+        di, dj = moves[step[i, j]]
+        i, j = i - di, j - dj
+        path.append((i, j))
+    return float(D[N, M]), np.asarray(path[::-1], dtype=np.int64)
 
 
 def _pool(S: np.ndarray, p: int) -> np.ndarray:

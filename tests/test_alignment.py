@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import zoom
 
-from gaia_audio.alignment import aligned_windows, dtw_path, overlap_add
+from gaia_audio.alignment import _dtw, aligned_windows, dtw_path, overlap_add
 from gaia_audio.errors import DataError
 
 
@@ -40,6 +40,38 @@ def test_dtw_path_is_monotone_full_and_follows_a_stretch(factor, max_frames):
     # a pure time stretch is aligned along the stretched diagonal (within a few frames)
     expected_j = path[:, 0] * (S_b.shape[1] - 1) / (S_a.shape[1] - 1)
     assert np.median(np.abs(path[:, 1] - expected_j)) <= 3 * -(-max(S_a.shape[1], S_b.shape[1]) // max_frames)
+
+
+def _librosa_dtw(X, Y):
+    """librosa.sequence.dtw as the alignment used it: (cost, forward path), or (inf, empty) when no path."""
+    librosa_sequence = pytest.importorskip("librosa.sequence")
+    try:
+        D, wp = librosa_sequence.dtw(X=X, Y=Y, metric="euclidean", global_constraints=True, band_rad=0.25)
+    except Exception:  # librosa's ParameterError: no path within the band
+        return np.inf, np.zeros((0, 2), dtype=np.int64)
+    return D[-1, -1], wp[::-1]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_dtw_equals_librosa_dtw(seed):
+    """The numpy DTW gives librosa.sequence.dtw's path and cost: random frames, stretched patterns,
+    binary frames full of exact ties, silence, and band-limited shapes with no path at all."""
+    rng = np.random.default_rng(seed)
+    F, N, M = int(rng.integers(1, 90)), int(rng.integers(1, 120)), int(rng.integers(1, 120))
+    S = _pattern(T=int(rng.integers(30, 200)), seed=seed)
+    pairs = [(rng.random((F, N)), rng.random((F, M))), (S, _stretch(S, 0.6 + 0.25 * seed)),
+             (rng.integers(0, 2, (5, N)).astype(float), rng.integers(0, 2, (5, M)).astype(float)),
+             (np.zeros((4, N)), np.zeros((4, M))), (np.ones((3, 1)), np.ones((3, 1 + seed % 3)))]
+    for X, Y in pairs:
+        cost, path = _dtw(X, Y, band_rad=0.25)
+        ref_cost, ref_path = _librosa_dtw(X, Y)
+        assert np.array_equal(path, ref_path)
+        assert cost == pytest.approx(ref_cost, rel=1e-12) if np.isfinite(ref_cost) else cost == np.inf
+
+
+def test_dtw_without_a_path_in_the_band_is_a_data_error():
+    with pytest.raises(DataError, match="no warping path"):
+        dtw_path(np.ones((3, 1)), np.ones((3, 2)))
 
 
 def test_dtw_refuses_inputs_too_different_in_length():
