@@ -63,6 +63,7 @@ def load(path: str | os.PathLike, sr: int | None = None, mono: bool = True,
     if channel is not None:
         if not -y.shape[0] <= channel < y.shape[0]:
             raise AudioError(f"channel {channel} out of range: the file has {y.shape[0]} channel(s), numbered from 0", path)
+        channel %= y.shape[0]  # -1 is the last channel (y[-1:0] would be empty)
         y = y[channel] if mono else y[channel:channel + 1]
     elif mono:
         y = y.mean(axis=0)
