@@ -149,6 +149,8 @@ def read_pairs(path: str | os.PathLike) -> list[dict]:
         raise DataError(f"pairs file lacks column(s) {', '.join(missing)} (it has: {', '.join(header)})", path)
     pairs, seen = [], set()
     for line, row in enumerate(table, start=2):
+        if any(cell.strip() for cell in row.pop(None, [])):  # csv puts cells beyond the header under None
+            raise DataError(f"line {line}: more cells than the header has columns", path)
         row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
         if not row["a"] or not row["b"]:
             raise DataError(f"line {line}: empty a or b", path)
