@@ -54,16 +54,19 @@ def detect_units(y: np.ndarray, sr: int, *, threshold_db: float = -30.0, min_dur
         raise AudioError(f"detect_units needs mono samples of shape (n,), got {y.shape}")
     if y.size == 0 or not np.all(np.isfinite(y)):
         raise AudioError("detect_units needs a non-empty signal without NaN/Inf")
-    if not 0 < min_duration <= max_duration or min_silence < 0:
+    if not 0 < min_duration <= max_duration or not min_silence >= 0:  # "not >=" also refuses NaN
         raise AudioError(f"need 0 < min_duration <= max_duration and min_silence >= 0, got "
                          f"{min_duration}, {max_duration}, {min_silence}")
+    if not (sr > 0 and (hop_length is None or hop_length >= 0)):
+        raise AudioError(f"sr and hop_length must be positive, got sr={sr}, hop_length={hop_length}")
     hop_length = hop_length or max(1, round(sr / 1000))
     env_db = _envelope_db(_band_pass(y, sr, fmin, fmax), sr, hop_length)  # (n_frames,)
     frame_s = hop_length / sr
     above = env_db > threshold_db
     runs = _runs(above)  # [(start_frame, stop_frame)] with stop exclusive
-    runs = _merge_short_gaps(runs, int(round(min_silence / frame_s)))
-    max_frames = max(1, int(math.floor(max_duration / frame_s)))
+    longest = len(env_db) + 1  # caps infinite durations (no split, no merge limit) to whole numbers
+    runs = _merge_short_gaps(runs, int(round(min(min_silence / frame_s, longest))))
+    max_frames = max(1, int(math.floor(min(max_duration / frame_s, longest))))
     pieces = [piece for run in runs for piece in _split_long(run, env_db, max_frames)]
     min_frames = int(math.ceil(min_duration / frame_s - 1e-9))
     pieces = _extend_to_valleys([p for p in pieces if p[1] - p[0] >= min_frames], env_db, max_frames,
