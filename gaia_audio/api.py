@@ -235,6 +235,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> V
     """
     from gaia_audio.frontends import make_frontend
     from gaia_audio.models import build_model
+    from gaia_audio.models.blocks import no_weight_init
 
     file = resolve_model_path(path)
     weights, config, tile_shape, extra = read_exported(file)
@@ -242,7 +243,8 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> V
     if tuple(frontend.tile_shape) != tuple(tile_shape[1:]):
         raise ModelError(f"model tile shape {tile_shape[1:]} does not match its front end's "
                          f"{tuple(frontend.tile_shape)}", file)
-    model = build_model(tuple(tile_shape), **dataclasses.asdict(config.model))
+    with no_weight_init():  # the strict load below sets every weight
+        model = build_model(tuple(tile_shape), **dataclasses.asdict(config.model))
     try:
         model.load_state_dict(weights)
     except RuntimeError as err:

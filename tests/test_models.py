@@ -135,6 +135,26 @@ def test_he_init_scale_and_zero_biases():
     assert all(not m.bias.any() for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)))
 
 
+def test_no_weight_init_skips_the_draw_and_a_strict_load_sets_every_weight():
+    from gaia_audio.models.blocks import he_init_, no_weight_init
+
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(16, 4)
+    drawn_by_torch = linear.weight.clone()
+    with no_weight_init():
+        he_init_(linear)
+    assert torch.equal(linear.weight, drawn_by_torch)
+    he_init_(linear)  # outside the block the He draw happens again
+    assert not torch.equal(linear.weight, drawn_by_torch) and not linear.bias.any()
+    trained = build_model((1, 40, 32), kind="gaia", **TINY)
+    with no_weight_init():
+        loaded = build_model((1, 40, 32), kind="gaia", **TINY)
+    loaded.load_state_dict(trained.state_dict())
+    x = torch.rand(2, 1, 40, 32)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), trained(x)) and torch.equal(loaded.discriminator(x), trained.discriminator(x))
+
+
 def test_build_from_config_dataclass():
     model = build_model((1, 80, 64), **asdict(ModelConfig()))
     assert isinstance(model, GAIA)
