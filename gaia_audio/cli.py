@@ -393,3 +393,34 @@ def bench(name, steps, out_dir, kinds, n_pairs, overrides, quiet):
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     (Path(out_dir) / "results.md").write_text(table + "\n", encoding="utf-8")
     click.echo(table)
+
+
+@main.command()
+@click.argument("run", type=click.Path())
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Folder for evaluation.json and evaluation.md [default: RUN].")
+@click.option("--data", "data_root", type=click.Path(file_okay=False), default=None,
+              help="The dataset folder, if it moved since training [default: the run's data.root].")
+@click.option("--pairs", "n_pairs", type=click.IntRange(4, None), default=256, show_default=True,
+              help="Random held-out pairs for the path metrics and midpoints.")
+@click.option("--critic-steps", type=click.IntRange(1, None), default=300, show_default=True,
+              help="Training steps of the independent critic.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@one_line_errors
+def evaluate(run, out_dir, data_root, n_pairs, critic_steps, seed):
+    """Score a trained RUN on its held-out data and write evaluation.json and evaluation.md.
+
+    Endpoint fidelity of G(x) (spectral convergence dB, L1); realism of decoded midpoints by a
+    separately trained small critic (ROC AUC, 0.5 = indistinguishable from real); step
+    uniformity (CV of consecutive-step distances); PPL-style path smoothness.
+
+    \b
+    Example:
+      gaia-audio evaluate runs/zebra_finch
+    """
+    from gaia_audio.evaluate import evaluate_run, markdown_table
+
+    result = evaluate_run(run, out_dir, data_root, n_pairs=n_pairs, critic_steps=critic_steps, seed=seed)
+    if not result["held_out"]:
+        click.echo("note: too few held-out tiles; every tile was used (training tiles included)", err=True)
+    click.echo(markdown_table({result["model"]: result}))
