@@ -6,9 +6,12 @@ Times, in the same run and interleaved, several repeats of:
   * a Python process that only runs ``from gaia_audio import load_model`` (the floor once the
     library that runs a model is loaded: torch and the model code, no model read);
   * ``gaia-audio morph a.wav b.wav --steps 16`` with a ``small``-preset model on two
-    syllable-length inputs, writing the WAVs, manifest, provenance and continuum.png.
+    syllable-length inputs, writing the WAVs, manifest, provenance and continuum.png. (With the
+    throwaway model, b's 160 ms exceed its longest training unit, 150 ms, so the morph aligns the
+    two by DTW and decodes 3 windows per step.)
 
-Prints a markdown table and the ratio of the morph to the floor (target: <= 2x), to
+Prints a markdown table (wall time, and the CPU time the process used, which a busy machine
+inflates less) and the ratio of the morph to the floor (target: <= 2x), to
 ``import torch`` and to ``from gaia_audio import load_model``.
 
     python benchmarks/morph_latency.py                      # trains a throwaway small model first
@@ -17,6 +20,8 @@ Prints a markdown table and the ratio of the morph to the floor (target: <= 2x),
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -71,14 +76,16 @@ def train_small_model(folder: Path) -> Path:
     return train(config, run_dir=folder / "runs" / "small", progress=False)
 
 
-def wall(cmd: list[str]) -> float:
-    """Seconds a command takes, start to exit; fails loudly if it fails."""
+def wall(cmd: list[str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + system) a command takes, start to exit; fails loudly if it fails."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         sys.exit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
-    return elapsed
+    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> None:
@@ -105,19 +112,24 @@ def main() -> None:
         }
         wall(commands[list(commands)[-1]])  # warm-up: file caches, numba's on-disk cache
         times: dict[str, list[float]] = {name: [] for name in commands}
+        cpu: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(args.repeats):
             for name, cmd in commands.items():
-                times[name].append(wall(cmd))
+                elapsed, used = wall(cmd)
+                times[name].append(elapsed)
+                cpu[name].append(used)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
     floor = statistics.median(times[list(commands)[0]])
-    print(f"\nmorph latency, {args.repeats} repeats, {Path(sys.executable).name} on this machine\n")
-    print("| process | median (s) | min (s) | max (s) | × floor |")
-    print("|---|---|---|---|---|")
+    load = " / ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"\nmorph latency, {args.repeats} repeats, {Path(sys.executable).name} on this machine "
+          f"({os.cpu_count()} CPUs, load average after the run {load})\n")
+    print("| process | median (s) | min (s) | max (s) | × floor | CPU median (s) |")
+    print("|---|---|---|---|---|---|")
     for name, ts in times.items():
         med = statistics.median(ts)
-        print(f"| {name} | {med:.3f} | {min(ts):.3f} | {max(ts):.3f} | {med / floor:.1f} |")
+        print(f"| {name} | {med:.3f} | {min(ts):.3f} | {max(ts):.3f} | {med / floor:.1f} | {statistics.median(cpu[name]):.2f} |")
     morph = statistics.median(times[list(commands)[-1]])
     torch_floor = statistics.median(times["python -c 'import torch'"])
     library_floor = statistics.median(times["python -c 'from gaia_audio import load_model'"])
