@@ -18,7 +18,7 @@ def test_dataset_recipe_overrides_base():
     config = load_config(RECIPES / "zebra_finch.yaml")
     assert config.name == "zebra_finch"
     assert config.frontend.preset == "zebra_finch"
-    assert config.train.lr_max == pytest.approx(1e-4)  # from base.yaml
+    assert config.train.distance_weight == pytest.approx(5e-5)  # from base.yaml
 
 
 def test_set_overrides_parse_values():
