@@ -161,25 +161,35 @@ def _shift(x: torch.Tensor, k: int, dim: int) -> torch.Tensor:
 
 
 class BatchSampler:
-    """Draws training batches from in-memory tiles with a seeded generator (state is checkpointed).
+    """Draws training batches with a seeded generator (state is checkpointed), streaming from disk.
+
+    Only the drawn tiles are read, so a memory-mapped cache of any size can be trained on: memory
+    holds one batch, not the dataset.
 
     Args:
-        tiles: (N, 1, n_freq, n_frames) array.
+        tiles: (N, 1, n_freq, n_frames) array, e.g. the memory-mapped float16 cache.
         batch_size: tiles per batch.
         seed: seed of the CPU generator behind index draws and augmentation.
         augment_args: keyword arguments of :func:`augment`, or None for no augmentation.
+        index: (M,) rows of ``tiles`` to draw from (e.g. the training split); None for all.
     """
 
-    def __init__(self, tiles: np.ndarray, batch_size: int, seed: int, augment_args: dict | None = None):
-        self.tiles = torch.from_numpy(np.asarray(tiles, dtype=np.float32))
+    def __init__(self, tiles: np.ndarray, batch_size: int, seed: int, augment_args: dict | None = None,
+                 index: np.ndarray | None = None):
+        self.tiles = tiles
+        self.index = np.arange(len(tiles)) if index is None else np.asarray(index, dtype=np.int64)
+        if len(self.index) == 0:
+            raise DataError("no tiles to train on")
         self.batch_size = batch_size
         self.generator = torch.Generator().manual_seed(seed)
         self.augment_args = augment_args
 
     def next(self) -> torch.Tensor:
         """One batch, (batch_size, 1, n_freq, n_frames) float32 on the CPU."""
-        index = torch.randint(len(self.tiles), (self.batch_size,), generator=self.generator)
-        batch = self.tiles[index]
+        draw = torch.randint(len(self.index), (self.batch_size,), generator=self.generator).numpy()
+        rows = self.index[draw]
+        unique, inverse = np.unique(rows, return_inverse=True)  # sorted reads are sequential on disk
+        batch = torch.from_numpy(np.asarray(self.tiles[unique], dtype=np.float32)[inverse.reshape(-1)])
         if self.augment_args is not None:
             batch = augment(batch, self.generator, **self.augment_args)
         return batch
