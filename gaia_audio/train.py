@@ -243,7 +243,7 @@ def train(config: Config, run_dir: str | Path | None = None, resume: str | Path 
 
         sampler = LinesSampler(config.data.image_size, tc.batch_size, tc.seed)
     else:
-        sampler = BatchSampler(tiles.tiles[np.sort(train_idx)], tc.batch_size, tc.seed, augment_args)
+        sampler = BatchSampler(tiles.tiles, tc.batch_size, tc.seed, augment_args, index=np.sort(train_idx))
     alpha_generator = torch.Generator().manual_seed(tc.seed + 1)
     step, lr_scale, n_bad = 0, 1.0, 0
 
