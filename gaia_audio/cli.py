@@ -183,6 +183,10 @@ def _load_endpoint(vm, path, channel):
 @main.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @_export_options
+@click.option("--attribute", default=None, metavar="NAME",
+              help="Move one INPUT along attribute NAME (from 'gaia-audio attributes') instead of morphing.")
+@click.option("--extent", nargs=2, type=float, default=(-3.0, 3.0), show_default=True, metavar="LO HI",
+              help="With --attribute: first and last multiple of the attribute vector (standard deviations).")
 @one_line_errors
 def morph(inputs, **opts):
     """Morph between sounds: two INPUTS give a continuum, three or more a barycentric morph.
@@ -200,6 +204,13 @@ def morph(inputs, **opts):
     """
     from gaia_audio.morph import morph_barycentric, morph_pair
 
+    if opts["attribute"] is not None:  # one sound along a fitted attribute direction (analysis.py)
+        from gaia_audio.analysis import attribute_maker
+
+        if len(inputs) != 1:
+            raise click.UsageError("--attribute moves one INPUT; give exactly one")
+        _run_export("attribute", attribute_maker(inputs[0], opts, _load_endpoint), opts, list(inputs))
+        return
     if len(inputs) < 2:
         raise click.UsageError("give two INPUTS for a continuum, or three or more for a barycentric morph")
 
@@ -424,3 +435,61 @@ def evaluate(run, out_dir, data_root, n_pairs, critic_steps, seed):
     if not result["held_out"]:
         click.echo("note: too few held-out tiles; every tile was used (training tiles included)", err=True)
     click.echo(markdown_table({result["model"]: result}))
+
+
+@main.command()
+@click.argument("run", type=click.Path())
+@click.option("--out", "-o", "out", type=click.Path(dir_okay=False), default="embed.png", show_default=True,
+              help="The scatter plot; the projection is saved beside it as .csv.")
+@click.option("--label", default="label", show_default=True, help="Manifest column that colours the points.")
+@click.option("--neighbors", type=click.IntRange(0, None), default=0, show_default=True,
+              help="Also draw this many strips of interpolations between nearest neighbours (OUT_neighbors.png).")
+@click.option("--data", "data_root", type=click.Path(file_okay=False), default=None,
+              help="The dataset folder, if it moved since training.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@one_line_errors
+def embed(run, out, label, neighbors, data_root, seed):
+    """Encode RUN's dataset, project the codes to 2-D with UMAP and draw them coloured by a label.
+
+    \b
+    Example:
+      gaia-audio embed runs/zebra_finch --out embed.png --label source --neighbors 6
+    """
+    from gaia_audio.analysis import embed_run
+
+    written = embed_run(run, out, label=label, neighbors=neighbors, data_root=data_root, seed=seed)
+    click.echo("wrote " + ", ".join(str(p) for p in written.values()))
+
+
+@main.command()
+@click.argument("run", type=click.Path())
+@click.argument("labels", type=click.Path(dir_okay=False), required=False)
+@click.option("--column", "columns", multiple=True,
+              help="Label column to fit (repeatable) [default: every column of LABELS].")
+@click.option("--out", "-o", "out", type=click.Path(dir_okay=False), default=None,
+              help="Output JSON [default: RUN/attributes.json, where morph --attribute looks].")
+@click.option("--data", "data_root", type=click.Path(file_okay=False), default=None,
+              help="The dataset folder, if it moved since training.")
+@one_line_errors
+def attributes(run, labels, columns, out, data_root):
+    """Fit least-squares attribute directions in RUN's latent space from per-item LABELS.
+
+    LABELS is a CSV with a 'path' column (as in the manifest) and one column per label, numeric
+    or categorical (each value of a categorical label becomes an attribute 'label=value').
+    Without LABELS the manifest's own --column(s) are used. Each vector is one standard
+    deviation of its label; move a sound along one with morph --attribute.
+
+    \b
+    Example:
+      gaia-audio attributes runs/zebra_finch labels.csv
+      gaia-audio morph a.wav --attribute age -m runs/zebra_finch -o older --extent -3 3 --steps 9
+    """
+    import json
+
+    from gaia_audio.analysis import attributes_run
+
+    path = attributes_run(run, labels, list(columns) or None, out, data_root)
+    found = json.loads(path.read_text())["attributes"]
+    for name, info in found.items():
+        click.echo(f"{name}: {info['kind']}, {info['n']} items, R² {info['r2']:.3f}")
+    click.echo(f"wrote {path}")

@@ -195,3 +195,48 @@ def tile_grid(rows: list[tuple[str, np.ndarray]], path: str | os.PathLike, title
         fig.suptitle(title, fontsize=9)
     fig.subplots_adjust(left=0.12, right=0.99, bottom=0.01, top=0.92 if title else 0.99, wspace=0.05, hspace=0.08)
     return save_figure(fig, path, dpi=100)
+
+
+def embedding_scatter(xy: np.ndarray, labels: list[str], path: str | os.PathLike, label_name: str = "label",
+                      title: str | None = None, max_categories: int = 20) -> Path:
+    """A 2-D embedding (UMAP of codes) as a scatter plot coloured by a label.
+
+    Numeric labels with many values get a colour bar; others one colour per category (a
+    legend up to ``max_categories``; beyond that the rest share grey).
+
+    Args:
+        xy: (N, 2) projected points.
+        labels: N label strings ("" = unlabelled).
+        path: where to write the figure.
+        label_name: the label's name (legend title / colour bar label).
+        title: text above the plot.
+    Returns:
+        the path written.
+    """
+    from matplotlib.figure import Figure
+
+    xy = np.asarray(xy, dtype=np.float64)
+    fig = Figure(figsize=(6.0, 5.0))
+    ax = fig.subplots()
+    size = max(2.0, min(30.0, 3000.0 / max(len(xy), 1)))
+    try:
+        values = np.array([float(v) for v in labels])
+    except ValueError:
+        values = None
+    if values is not None and len(set(labels)) > max_categories:
+        points = ax.scatter(xy[:, 0], xy[:, 1], c=values, s=size, cmap="viridis", linewidths=0)
+        fig.colorbar(points, ax=ax, label=label_name)
+    else:
+        categories, counts = np.unique(np.asarray(labels, dtype=object).astype(str), return_counts=True)
+        order = categories[np.argsort(-counts)]
+        colours = {c: f"C{i % 10}" for i, c in enumerate(order[:max_categories])}
+        for c in order:
+            keep = np.array([lab == c for lab in labels])
+            ax.scatter(xy[keep, 0], xy[keep, 1], s=size, linewidths=0, color=colours.get(c, "0.7"),
+                       label=(c or "(none)") if c in colours else None)
+        if 1 < len(order):
+            ax.legend(title=label_name, fontsize=7, markerscale=2, loc="best")
+    ax.set_xlabel("UMAP 1")
+    ax.set_ylabel("UMAP 2")
+    ax.set_title(title or "", fontsize=10)
+    return save_figure(fig, path, dpi=120)
