@@ -212,7 +212,9 @@ def attributes_run(run: str | os.PathLike, labels_csv: str | os.PathLike | None 
             raise DataError("no path in the labels file matches the run's manifest", labels_csv)
         rows = [by_path[tiles.rows[i]["path"]] for i in index]
     else:
-        available, index, rows = list(tiles.rows[0]), list(range(len(tiles))), tiles.rows
+        if not columns:
+            raise DataError("give a labels file, or name the manifest's label columns (--column)", run)
+        available, index, rows = [c for c in tiles.rows[0] if c != "path"], list(range(len(tiles))), tiles.rows
     columns = list(columns) if columns else available
     missing = [c for c in columns if c not in available]
     if missing:
