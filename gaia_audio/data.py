@@ -87,17 +87,19 @@ def build_tile_cache(root: str | os.PathLike, frontend, manifest: str = "manifes
     cache_dir.mkdir(parents=True, exist_ok=True)
     n_freq, n_frames = frontend.tile_shape
     tmp_tiles = tiles_path.with_name(f".{tiles_path.name}.{os.getpid()}.tmp.npy")
-    out = np.lib.format.open_memmap(tmp_tiles, mode="w+", dtype=np.float16, shape=(len(rows), 1, n_freq, n_frames))
+    shape = (len(rows), 1, n_freq, n_frames)
     n_frames_orig = []
     try:
-        with torch.no_grad():
-            for i, row in enumerate(tqdm(rows, desc="tiling units", unit="unit", disable=not progress)):
+        # Sequential writes to a plain .npy file: memory holds one tile whatever the corpus size
+        # (pages of a writable memory map would count as this process's memory until evicted).
+        with open(tmp_tiles, "wb") as fh, torch.no_grad():
+            np.lib.format.write_array_header_1_0(fh, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float16)),
+                                                      "fortran_order": False, "shape": shape})
+            for row in tqdm(rows, desc="tiling units", unit="unit", disable=not progress):
                 y, _ = audio.load(root / row["path"], sr=frontend.sr)
                 tile, n_orig = frontend.waveform_to_tile(torch.from_numpy(y))
-                out[i] = tile.cpu().numpy().astype(np.float16)
+                fh.write(np.ascontiguousarray(tile.cpu().numpy().reshape(shape[1:]), dtype=np.float16).tobytes())
                 n_frames_orig.append(int(n_orig))
-        out.flush()
-        del out
         os.replace(tmp_tiles, tiles_path)
         tmp_index = index_path.with_name(f".{index_path.name}.tmp")
         tmp_index.write_text(json.dumps({"n_frames_orig": n_frames_orig, "rows": rows}))
