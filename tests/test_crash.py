@@ -26,3 +26,40 @@ def test_sigkill_at_random_moments_then_resume_matches_an_uninterrupted_run(tmp_
     assert report["max_weight_abs_diff"] <= 1e-6
     assert check_checkpoints(tmp_path / "crashed")[-1] == 20
     assert sorted(step_records(tmp_path / "crashed")) == list(range(1, 21))
+
+
+def test_nonfinite_gradient_rolls_back_with_half_the_rate_then_finishes(tmp_path, monkeypatch):
+    """A NaN in a gradient (the losses still finite) is caught like a NaN loss: roll back, halve, go on."""
+    import json
+    from pathlib import Path
+
+    import torch
+
+    from crash_harness import TINY, make_dataset
+    from gaia_audio import checkpoint as ckpt
+    from gaia_audio.config import load_config
+    from gaia_audio.train import train
+
+    data = make_dataset(tmp_path / "data")
+    config = load_config(Path(__file__).resolve().parent.parent / "recipes" / "zebra_finch.yaml",
+                         [*TINY, f"data.root={data}", "train.steps=5", "train.checkpoint_every=2",
+                          "train.max_bad_steps=1", f"runs_dir={tmp_path}"])
+    real_grad = torch.autograd.grad
+    calls = {"n": 0}
+
+    def poisoned(outputs, inputs, *args, **kwargs):
+        calls["n"] += 1
+        grads = real_grad(outputs, inputs, *args, **kwargs)
+        if calls["n"] == 5:  # step 3's first network (two gradient calls per GAIA step)
+            grads = (grads[0] * float("nan"),) + tuple(grads[1:])
+        return grads
+
+    monkeypatch.setattr(torch.autograd, "grad", poisoned)
+    run = train(config, run_dir=tmp_path / "run", progress=False)
+    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    events = [r for r in lines if "event" in r]
+    assert events == [{"event": "nonfinite", "step": 3, "lr_scale": 0.5}]
+    steps = [r["step"] for r in lines if "event" not in r]
+    assert steps == [1, 2, 3, 4, 5]  # step 3 redone from the step-2 state, logged once
+    assert all(torch.isfinite(w).all() for w in ckpt.read_exported(run)[0].values())
+    assert ckpt.load_checkpoint(ckpt.list_checkpoints(run)[-1])["lr_scale"] == 0.5
