@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import math
 import string
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -360,3 +361,31 @@ def test_cli_train_with_an_absurd_recipe(tmp_path, recipe):
     path = tmp_path / "r.yaml"
     path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
     _cli_ok(["train", path, "--quiet", "--run-dir", tmp_path / "run"])
+
+
+@pytest.mark.parametrize("override, key", [
+    ("train.batch_size=0", "train.batch_size"), ("train.batch_size=-2", "train.batch_size"),
+    ("train.lr_max=nan", "train.lr_max"), ("train.lr_max=-1", "train.lr_max"),
+    ("train.checkpoint_every=0", "train.checkpoint_every"), ("train.log_every=0", "train.log_every"),
+    ("train.seed=99999999999999999999", "train.seed"), ("train.device=banana", "train.device"),
+    ("data.max_shift_frames=-3", "data.max_shift_frames"), ("data.max_freq_shift_bins=-1", "data.max_freq_shift_bins"),
+    ("data.holdout=nan", "data.holdout"), ("model.vae_beta=-inf", "model.vae_beta"),
+])
+def test_cli_train_absurd_values_name_the_key(tmp_path, override, key):
+    """Each of these crashed training with a traceback (ZeroDivisionError, torch errors) before."""
+    recipe = Path(__file__).resolve().parent.parent / "recipes" / "zebra_finch.yaml"
+    result = CliRunner().invoke(main, ["train", str(recipe), "--quiet", "--set", override, "--set", "data.prepare=null",
+                                       "--set", f"data.root={tmp_path / 'none'}"])
+    assert result.exit_code == 1 and result.output.startswith("error: ") and f"'{key}'" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_cli_train_on_a_missing_gpu_is_one_line(tmp_path):
+    import torch
+
+    if torch.cuda.is_available() and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has a cuda:7")
+    recipe = Path(__file__).resolve().parent.parent / "recipes" / "zebra_finch.yaml"
+    result = CliRunner().invoke(main, ["train", str(recipe), "--quiet", "--set", "train.device=cuda:7",
+                                       "--set", "data.prepare=null", "--set", f"data.root={tmp_path / 'none'}"])
+    assert result.exit_code == 1 and "CUDA device" in result.output and "Traceback" not in result.output
