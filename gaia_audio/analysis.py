@@ -298,3 +298,47 @@ def attribute_maker(path: str, opts: dict, load_endpoint):
         return [morph_attribute(vm, a, vector, opts["attribute"], tuple(opts["extent"]), opts["steps"])]
 
     return make
+
+
+@torch.no_grad()
+def paper_grid(run: str | os.PathLike, out: str | os.PathLike, n_show: int = 8, n_pairs: int = 3, n_steps: int = 8,
+               data_root: str | None = None, seed: int = 0) -> Path:
+    """The paper's figure for a run: x, D(x), G(x), D(G(x)), then latent interpolations beside pixel cross-fades.
+
+    Args:
+        run: run folder or model file (GAIA shows its discriminator rows; AE/VAE only G(x)).
+        out: the PNG to write.
+        n_show: tiles per reconstruction row (held-out tiles first).
+        n_pairs: interpolation pairs, each drawn as a latent row and a pixel cross-fade row.
+        n_steps: steps per interpolation row, endpoints included.
+        data_root: the dataset folder if it moved since training.
+        seed: seed of the pair choice.
+    Returns:
+        The path written.
+    """
+    from gaia_audio import plots
+    from gaia_audio.data import split_holdout
+    from gaia_audio.samples import decode_strip
+
+    model, config, _, tiles = _load(run, data_root)
+    train_idx, held_idx = split_holdout(tiles, config.data.holdout)
+    order = np.concatenate([np.sort(held_idx), np.sort(train_idx)])
+    x = torch.from_numpy(np.asarray(tiles.tiles[order[:max(n_show, 2)]], np.float32))
+
+    def show(t: torch.Tensor) -> np.ndarray:  # (N, H, W) spectrograms or (N, 3, H, W) images
+        t = t.float().cpu().numpy()
+        return t[:, 0] if t.shape[1] == 1 else t
+
+    rows = [("x", show(x))]
+    if hasattr(model, "discriminator"):
+        g = model.generator(x)
+        rows += [("D(x)", show(model.discriminator(x))), ("G(x)", show(g)), ("D(G(x))", show(model.discriminator(g)))]
+    else:
+        rows += [("G(x)", show(model(x)))]
+    rng = np.random.default_rng(seed)
+    alpha = torch.linspace(0, 1, n_steps)[:, None, None, None]
+    for k in range(n_pairs):
+        i, j = rng.choice(len(x), size=2, replace=False)
+        rows.append((f"latent {k + 1}", show(decode_strip(model, x[i], x[j], n=n_steps))))
+        rows.append((f"pixels {k + 1}", show((1 - alpha) * x[i][None] + alpha * x[j][None])))
+    return plots.tile_grid(rows, out, f"{config.name}: reconstructions, latent interpolations vs pixel cross-fades")

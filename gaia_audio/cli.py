@@ -417,8 +417,11 @@ def bench(name, steps, out_dir, kinds, n_pairs, overrides, quiet):
 @click.option("--critic-steps", type=click.IntRange(1, None), default=300, show_default=True,
               help="Training steps of the independent critic.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--grid", type=click.Path(dir_okay=False), default=None,
+              help="Also draw the paper's figure here: x, D(x), G(x), D(G(x)), latent interpolations beside "
+                   "pixel cross-fades.")
 @one_line_errors
-def evaluate(run, out_dir, data_root, n_pairs, critic_steps, seed):
+def evaluate(run, out_dir, data_root, n_pairs, critic_steps, seed, grid):
     """Score a trained RUN on its held-out data and write evaluation.json and evaluation.md.
 
     Endpoint fidelity of G(x) (spectral convergence dB, L1); realism of decoded midpoints by a
@@ -435,6 +438,10 @@ def evaluate(run, out_dir, data_root, n_pairs, critic_steps, seed):
     if not result["held_out"]:
         click.echo("note: too few held-out tiles; every tile was used (training tiles included)", err=True)
     click.echo(markdown_table({result["model"]: result}))
+    if grid:
+        from gaia_audio.analysis import paper_grid
+
+        click.echo(f"wrote {paper_grid(run, grid, data_root=data_root, seed=seed)}")
 
 
 @main.command()

@@ -77,8 +77,10 @@ def test_attributes_errors(run, tmp_path):
 
 
 def test_evaluate_cli(run, tmp_path):
-    result = invoke("evaluate", run, "--out", tmp_path / "ev", "--pairs", 8, "--critic-steps", 5)
+    result = invoke("evaluate", run, "--out", tmp_path / "ev", "--pairs", 8, "--critic-steps", 5,
+                    "--grid", tmp_path / "grid.png")
     assert result.exit_code == 0, result.output
+    assert (tmp_path / "grid.png").is_file()
     assert "critic AUC real vs midpoints" in result.output
     assert json.loads((tmp_path / "ev" / "evaluation.json").read_text())["model"] == "gaia"
     missing = invoke("evaluate", tmp_path / "nothing")

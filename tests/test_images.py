@@ -120,6 +120,9 @@ def test_celeba_recipe_trains_and_fits_attributes(tmp_path):
     finally:
         torch.set_num_threads(threads)
     assert (run / "model.safetensors").is_file() and list((run / "samples").glob("*.png"))
+    from gaia_audio.analysis import paper_grid
+
+    assert paper_grid(run, tmp_path / "grid.png", n_show=4, n_pairs=2).is_file()
     path = attributes_run(run, columns=["Smiling", "Male"])
     found = json.loads(path.read_text())["attributes"]
     assert set(found) == {"Smiling", "Male"} and found["Smiling"]["n"] == 12
