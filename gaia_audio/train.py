@@ -22,7 +22,7 @@ import torch
 from tqdm import tqdm
 
 from gaia_audio import checkpoint as ckpt
-from gaia_audio.config import Config, to_dict
+from gaia_audio.config import Config, check_values, to_dict
 from gaia_audio.data import BatchSampler, TileSet, build_tile_cache, split_holdout
 from gaia_audio.errors import DataError, ModelError, TrainingError
 from gaia_audio.frontends import make_frontend
@@ -215,6 +215,7 @@ def train(config: Config, run_dir: str | Path | None = None, resume: str | Path 
             raise ModelError("nothing to resume: the run has no complete checkpoint", resume)
         state = ckpt.load_checkpoint(found[-1])
         run_dir = resume.parent.parent if resume.is_file() else resume
+    check_values(config)
     tc = config.train
     torch.manual_seed(tc.seed)
     if tc.threads > 0:
@@ -314,7 +315,7 @@ def train(config: Config, run_dir: str | Path | None = None, resume: str | Path 
             if tc.sample_every and (step % tc.sample_every == 0 or step == tc.steps):
                 from gaia_audio.samples import write_samples
 
-                held = tiles.subset(held_idx if len(held_idx) >= 2 else train_idx[:2])
+                held = tiles.subset((held_idx if len(held_idx) >= 2 else train_idx)[:6])
                 write_samples(model, frontend, held, run_dir / "samples", step, config)
     finally:
         bar.close()
@@ -325,18 +326,24 @@ def train(config: Config, run_dir: str | Path | None = None, resume: str | Path 
     if frontend is not None:
         extra["max_unit_frames"] = int(tiles.n_frames_orig[train_idx].max())
     if config.model.kind == "gaia":  # the realism scale the morph reports against
-        extra["d_error_real"] = discriminator_error(model, tiles.tiles[np.sort(train_idx)], device)
+        extra["d_error_real"] = discriminator_error(model, tiles.tiles, np.sort(train_idx), device)
     ckpt.export_model(run_dir, model, config, tile_shape, extra)
     return run_dir
 
 
 @torch.no_grad()
-def discriminator_error(model: torch.nn.Module, tiles: np.ndarray, device: torch.device, batch_size: int = 64) -> float:
-    """Mean |x − D(x)| of GAIA's discriminator over real tiles (N, 1, H, W): the level that realism is relative to."""
+def discriminator_error(model: torch.nn.Module, tiles: np.ndarray, index: np.ndarray, device: torch.device,
+                        batch_size: int = 64) -> float:
+    """Mean |x − D(x)| of GAIA's discriminator over real tiles: the level that realism is relative to.
+
+    Args:
+        tiles: (N, C, H, W) tiles (memory-mapped; only one batch is read at a time).
+        index: which tiles to score.
+    """
     model.eval()
     errors = []
-    for i in range(0, len(tiles), batch_size):
-        x = torch.from_numpy(np.asarray(tiles[i:i + batch_size], dtype=np.float32)).to(device)
+    for i in range(0, len(index), batch_size):
+        x = torch.from_numpy(np.asarray(tiles[index[i:i + batch_size]], dtype=np.float32)).to(device)
         errors.append((x - model.discriminator(x)).abs().mean(dim=(1, 2, 3)).cpu())
     model.train()
     return float(torch.cat(errors).mean())
