@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from gaia_audio import checkpoint as ckpt
 from gaia_audio.config import Config, check_values, to_dict
-from gaia_audio.data import BatchSampler, TileSet, build_tile_cache, split_holdout
+from gaia_audio.data import BatchSampler, build_tile_cache, split_holdout
 from gaia_audio.errors import DataError, ModelError, TrainingError
 from gaia_audio.frontends import make_frontend
 from gaia_audio.losses import ae_loss, gaia_losses, interpolate_codes, sample_alphas, vae_loss

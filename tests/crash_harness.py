@@ -20,8 +20,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import soundfile as sf
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -34,18 +32,9 @@ TINY = ["model.width=4", "model.n_res=1", "model.style_dim=8", "model.mlp_dim=8"
 
 def make_dataset(root: Path) -> Path:
     """Twelve synthetic bird-like units and their manifest in ``root``."""
-    from conftest import make_synthetic_song
+    from tiny_model import write_tiny_dataset
 
-    (root / "units").mkdir(parents=True, exist_ok=True)
-    lines = ["path,source,onset,offset,sr,duration,label"]
-    for seed in range(3):
-        y, sr, units = make_synthetic_song(sr=22050, seed=seed)
-        for k, (onset, offset) in enumerate(units):
-            name = f"units/s{seed}_u{k}.wav"
-            sf.write(root / name, y[int(onset * sr):int(offset * sr)], sr)
-            lines.append(f"{name},song{seed}.wav,{onset:.4f},{offset:.4f},{sr},{offset - onset:.4f},")
-    (root / "manifest.csv").write_text("\n".join(lines) + "\n")
-    return root
+    return write_tiny_dataset(root)
 
 
 def train_command(data: Path, run: Path, steps: int, resume: bool) -> list[str]:
@@ -114,7 +103,11 @@ def crash_trials(work: Path, kills: int = 12, steps: int = 60, seed: int = 0, lo
     t0 = time.perf_counter()
     run_to_end(train_command(data, straight, steps, resume=False))
     straight_s = time.perf_counter() - t0
-    log(f"uninterrupted run: {steps} steps in {straight_s:.1f} s")
+    # Kill delays are drawn in units of this machine's step time (with checkpoint), so each kill
+    # advances the run by a step or two whether the machine is quiet or busy, and ten kills
+    # land before the run can finish.
+    step_s = step_records(straight)[steps]["time"] / steps
+    log(f"uninterrupted run: {steps} steps in {straight_s:.1f} s ({step_s * 1000:.0f} ms/step)")
 
     report = {"kills": 0, "resumes": 0, "checkpoints_after_kill": [], "finished_early": 0}
     while report["kills"] < kills:
@@ -129,7 +122,7 @@ def crash_trials(work: Path, kills: int = 12, steps: int = 60, seed: int = 0, lo
             if time.perf_counter() > deadline:
                 break
             time.sleep(0.01)
-        time.sleep(rng.uniform(0.0, 0.6) if not during_startup else rng.uniform(0.0, 1.5))
+        time.sleep(rng.uniform(0.0, 1.5) * step_s if not during_startup else rng.uniform(0.0, 1.5))
         if proc.poll() is not None:  # finished (or failed) before the kill
             err = proc.stderr.read()
             if proc.returncode != 0:

@@ -17,15 +17,15 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL") or sys.platform =
 
 
 def test_sigkill_at_random_moments_then_resume_matches_an_uninterrupted_run(tmp_path):
-    report = crash_trials(tmp_path, kills=10, steps=20, seed=1, log=lambda *_: None)
+    report = crash_trials(tmp_path, kills=10, steps=40, seed=1, log=lambda *_: None)
     assert report["kills"] == 10 and report["finished_early"] == 0
     assert report["resumes"] >= 8  # all but the kills that came before the first checkpoint
     progress = [s or 0 for s in report["checkpoints_after_kill"]]
     assert progress == sorted(progress) and progress[-1] >= 1  # never back to an older state
     assert report["max_loss_rel_diff"] <= 1e-5
     assert report["max_weight_abs_diff"] <= 1e-6
-    assert check_checkpoints(tmp_path / "crashed")[-1] == 20
-    assert sorted(step_records(tmp_path / "crashed")) == list(range(1, 21))
+    assert check_checkpoints(tmp_path / "crashed")[-1] == 40
+    assert sorted(step_records(tmp_path / "crashed")) == list(range(1, 41))
 
 
 def test_nonfinite_gradient_rolls_back_with_half_the_rate_then_finishes(tmp_path, monkeypatch):

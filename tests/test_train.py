@@ -5,11 +5,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 import torch
 from click.testing import CliRunner
 
-from conftest import make_synthetic_song
+from tiny_model import write_tiny_dataset
 from gaia_audio import checkpoint as ckpt
 from gaia_audio.cli import main
 from gaia_audio.config import load_config
@@ -24,17 +23,7 @@ TINY = ["model.width=4", "model.n_res=1", "model.style_dim=8", "model.mlp_dim=8"
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory) -> Path:
     """A dataset folder of 12 synthetic units with a manifest."""
-    root = tmp_path_factory.mktemp("data")
-    (root / "units").mkdir()
-    lines = ["path,source,onset,offset,sr,duration,label"]
-    for seed in range(3):
-        y, sr, units = make_synthetic_song(sr=22050, seed=seed)
-        for k, (onset, offset) in enumerate(units):
-            name = f"units/s{seed}_u{k}.wav"
-            sf.write(root / name, y[int(onset * sr):int(offset * sr)], sr)
-            lines.append(f"{name},song{seed}.wav,{onset:.4f},{offset:.4f},{sr},{offset - onset:.4f},")
-    (root / "manifest.csv").write_text("\n".join(lines) + "\n")
-    return root
+    return write_tiny_dataset(tmp_path_factory.mktemp("data"))
 
 
 def config_for(data: Path, tmp: Path, *extra: str):

@@ -18,6 +18,20 @@ def synthetic_unit(seed: int, k: int = 0, sr: int = 44100) -> np.ndarray:
     return y[int(onset * sr):int(offset * sr)].copy()
 
 
+def write_tiny_dataset(root: Path) -> Path:
+    """Twelve synthetic bird-like units (22.05 kHz WAVs) and their manifest in ``root``."""
+    (root / "units").mkdir(parents=True, exist_ok=True)
+    lines = ["path,source,onset,offset,sr,duration,label"]
+    for seed in range(3):
+        y, sr, units = make_synthetic_song(sr=22050, seed=seed)
+        for k, (onset, offset) in enumerate(units):
+            name = f"units/s{seed}_u{k}.wav"
+            sf.write(root / name, y[int(onset * sr):int(offset * sr)], sr)
+            lines.append(f"{name},song{seed}.wav,{onset:.4f},{offset:.4f},{sr},{offset - onset:.4f},")
+    (root / "manifest.csv").write_text("\n".join(lines) + "\n")
+    return root
+
+
 def train_tiny_model(root: Path, kind: str = "gaia") -> Path:
     """Train a very small model for 4 steps on 12 synthetic units; return its run folder.
 
@@ -30,16 +44,7 @@ def train_tiny_model(root: Path, kind: str = "gaia") -> Path:
     from gaia_audio.config import load_config
     from gaia_audio.train import train
 
-    data = root / "data"
-    (data / "units").mkdir(parents=True, exist_ok=True)
-    lines = ["path,source,onset,offset,sr,duration,label"]
-    for seed in range(3):
-        y, sr, units = make_synthetic_song(sr=22050, seed=seed)
-        for k, (onset, offset) in enumerate(units):
-            name = f"units/s{seed}_u{k}.wav"
-            sf.write(data / name, y[int(onset * sr):int(offset * sr)], sr)
-            lines.append(f"{name},song{seed}.wav,{onset:.4f},{offset:.4f},{sr},{offset - onset:.4f},")
-    (data / "manifest.csv").write_text("\n".join(lines) + "\n")
+    data = write_tiny_dataset(root / "data")
     config = load_config(REPO / "recipes" / "zebra_finch.yaml", [
         f"data.root={data}", "data.prepare=null", "train.steps=4", "train.batch_size=4", f"model.kind={kind}",
         "model.width=4", "model.n_res=1", "model.style_dim=8", "model.mlp_dim=8", "model.latent_dim=8",
