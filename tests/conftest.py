@@ -71,3 +71,14 @@ def make_synthetic_song(sr: int = 44100, n_units: int = 4, seed: int = 0,
 def synthetic_song() -> tuple[np.ndarray, int, list[tuple[float, float]]]:
     """(y, sr, unit boundaries) of a synthetic 4-unit bird-like song at 44.1 kHz."""
     return make_synthetic_song()
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny networks on one torch thread: on a busy 2-core machine a second thread only slows them."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

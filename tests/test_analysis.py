@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from gaia_audio import analysis
 from gaia_audio.errors import DataError, ModelError
@@ -15,12 +14,7 @@ from gaia_audio.errors import DataError, ModelError
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_umap_separates_two_clusters_and_is_deterministic():

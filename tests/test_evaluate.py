@@ -15,13 +15,7 @@ from gaia_audio.errors import DataError
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks: a second torch thread only slows them on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_roc_auc_known_values():
