@@ -245,6 +245,13 @@ def peak_db(y: np.ndarray) -> float:
     return 20.0 * np.log10(peak) if peak > 0 else float("-inf")
 
 
+def _scale_to(y: np.ndarray, level_db: float, target_db: float, what: str) -> np.ndarray:
+    """y scaled by the gain that takes ``level_db`` to ``target_db`` (float32, same shape)."""
+    if not np.isfinite(level_db):
+        raise AudioError(f"silent signal: cannot normalize its {what} level")
+    return (np.asarray(y, dtype=np.float64) * 10 ** ((target_db - level_db) / 20)).astype(np.float32)
+
+
 def normalize_rms(y: np.ndarray, target_db: float = -20.0) -> np.ndarray:
     """Scale y so its RMS level is ``target_db`` dBFS (peaks may then exceed full scale).
 
@@ -258,10 +265,7 @@ def normalize_rms(y: np.ndarray, target_db: float = -20.0) -> np.ndarray:
     Raises:
         AudioError: y is silent (all zeros).
     """
-    level = rms_db(y)
-    if not np.isfinite(level):
-        raise AudioError("silent signal: cannot normalize its RMS level")
-    return (np.asarray(y, dtype=np.float64) * 10 ** ((target_db - level) / 20)).astype(np.float32)
+    return _scale_to(y, rms_db(y), target_db, "RMS")
 
 
 def normalize_peak(y: np.ndarray, target_db: float = -1.0) -> np.ndarray:
@@ -277,10 +281,7 @@ def normalize_peak(y: np.ndarray, target_db: float = -1.0) -> np.ndarray:
     Raises:
         AudioError: y is silent (all zeros).
     """
-    level = peak_db(y)
-    if not np.isfinite(level):
-        raise AudioError("silent signal: cannot normalize its peak level")
-    return (np.asarray(y, dtype=np.float64) * 10 ** ((target_db - level) / 20)).astype(np.float32)
+    return _scale_to(y, peak_db(y), target_db, "peak")
 
 
 def apply_ramps(y: np.ndarray, sr: int, ramp_ms: float = 5.0) -> np.ndarray:

@@ -442,3 +442,37 @@ def _check_relative(unit_path: str, manifest: Path, where: str) -> None:
     if (not unit_path.strip() or PurePosixPath(unit_path).is_absolute() or PureWindowsPath(unit_path).is_absolute()
             or PureWindowsPath(unit_path).anchor or ".." in parts):  # anchor: "C:", "\\x" (root of a Windows drive)
         raise DataError(f"{where}: unit path '{unit_path}' must be relative to the manifest's folder and must not use '..'", manifest)
+
+
+def find_recordings(source: str | os.PathLike, extensions: tuple[str, ...], exclude: str | os.PathLike | None = None) -> list[Path]:
+    """Audio files under ``source`` (recursively, sorted), skipping hidden files and ``exclude``.
+
+    Args:
+        source: folder of recordings.
+        extensions: lower-case suffixes to take, e.g. (".wav", ".flac").
+        exclude: a folder inside ``source`` to leave out (the dataset being written there).
+    Raises:
+        DataError: the folder is missing or holds no such file.
+    """
+    source = Path(source)
+    if not source.is_dir():
+        raise DataError("source folder not found", source)
+    skip = Path(exclude).resolve() if exclude is not None else None
+    found = sorted(p for p in source.rglob("*") if p.suffix.lower() in extensions and p.is_file()
+                   and not any(part.startswith(".") for part in p.relative_to(source).parts)
+                   and not (skip is not None and p.resolve().is_relative_to(skip)))
+    if not found:
+        names = ", ".join(extensions[:-1]) + (" or " if len(extensions) > 1 else "") + extensions[-1]
+        raise DataError(f"no {names} recordings in source folder", source)
+    return found
+
+
+def manifest_summary(path: str | os.PathLike, count_labels: bool = False) -> str:
+    """One line: number of units (and labelled ones, if any or ``count_labels``), recordings,
+    total and range of durations."""
+    rows = read_manifest(path)
+    durations = [row["duration"] * 1000 for row in rows]
+    labelled = sum(bool(row["label"]) for row in rows)
+    return (f"{len(rows)} units{f' ({labelled} labelled)' if labelled or count_labels else ''} from "
+            f"{len({r['source'] for r in rows})} recording(s), {sum(durations) / 1000:.2f} s in total, "
+            f"{min(durations):.0f}-{max(durations):.0f} ms each, sr {rows[0]['sr']} Hz -> {path}")

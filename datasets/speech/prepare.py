@@ -27,7 +27,7 @@ except ImportError:  # run from a checkout without the package installed
     from gaia_audio import audio, segment
     from gaia_audio.errors import ConfigError, DataError, GaiaError
 
-AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".mp3"}
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 #: Energy segmentation for speech: words and syllables separated by pauses of >= 50 ms.
 SEGMENTATION = dict(threshold_db=-30.0, min_duration=0.05, max_duration=1.0, min_silence=0.05, fmin=100.0, fmax=None)
 
@@ -51,7 +51,7 @@ def prepare(out, source, sr: int = 16000, tier: str | None = None, annotations: 
     if unknown or {"y", "sr"} & set(segment_kwargs):
         raise ConfigError(f"unknown segmentation option(s): {', '.join(sorted(unknown))}")
     params = {**SEGMENTATION, **segment_kwargs}
-    recordings = find_recordings(source, exclude=out)
+    recordings = segment.find_recordings(source, AUDIO_EXTENSIONS, exclude=out)
     out.mkdir(parents=True, exist_ok=True)
     manifest = out / "manifest.csv"
     manifest.unlink(missing_ok=True)  # from here until the end, no manifest exists
@@ -74,19 +74,6 @@ def prepare(out, source, sr: int = 16000, tier: str | None = None, annotations: 
     return segment.write_manifest(rows, manifest)
 
 
-def find_recordings(source: Path, exclude: Path | None = None) -> list[Path]:
-    """All audio files under source, sorted, skipping hidden files and anything under exclude."""
-    if not source.is_dir():
-        raise DataError("source folder not found", source)
-    skip = exclude.resolve() if exclude is not None else None
-    found = sorted(p for p in source.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file()
-                   and not any(part.startswith(".") for part in p.relative_to(source).parts)
-                   and not (skip is not None and p.resolve().is_relative_to(skip)))
-    if not found:
-        raise DataError(f"no {', '.join(sorted(AUDIO_EXTENSIONS))} recordings in source folder", source)
-    return found
-
-
 def find_annotation(recording: Path) -> Path | None:
     """The TextGrid (preferred) or Audacity .txt label file with the recording's stem, if any."""
     for suffix in (".TextGrid", ".textgrid", ".TEXTGRID", ".txt", ".TXT"):
@@ -94,16 +81,6 @@ def find_annotation(recording: Path) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
-
-
-def summary(manifest: Path) -> str:
-    """One line: number of units, total and range of durations, labelled count."""
-    rows = segment.read_manifest(manifest)
-    durations = [row["duration"] * 1000 for row in rows]
-    labelled = sum(bool(row["label"]) for row in rows)
-    return (f"{len(rows)} units ({labelled} labelled) from {len({r['source'] for r in rows})} recording(s), "
-            f"{sum(durations) / 1000:.2f} s in total, {min(durations):.0f}-{max(durations):.0f} ms each, "
-            f"sr {rows[0]['sr']} Hz -> {manifest}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         manifest = prepare(args.pop("out"), args.pop("source"), sr=args.pop("sr"), tier=args.pop("tier"),
                            annotations=not args.pop("ignore_annotations"), **args)
-        print(summary(manifest))
+        print(segment.manifest_summary(manifest, count_labels=True))
     except GaiaError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -32,7 +32,7 @@ except ImportError:  # run from a checkout without the package installed
 
 WHEEL = "vocalpy==0.10.3"
 SONGS = ("bells.wav", "flashcam.wav", "samba.wav", "simple.wav")
-AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg"}
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
 #: Segmentation tuned on the four SAP songs: 37 syllables of 44-291 ms.
 SEGMENTATION = dict(threshold_db=-25.0, min_duration=0.03, max_duration=0.3, min_silence=0.01, fmin=500.0, fmax=None)
 
@@ -61,7 +61,7 @@ def prepare(out, source=None, sr: int | None = None, index_url: str | None = Non
         recordings = fetch_example_songs(base, index_url=index_url)
     else:
         base = Path(source)
-        recordings = find_recordings(base, exclude=out)
+        recordings = segment.find_recordings(base, AUDIO_EXTENSIONS, exclude=out)
     manifest = out / "manifest.csv"
     manifest.unlink(missing_ok=True)  # from here until the end, no manifest exists
     units_dir = out / "units"
@@ -76,19 +76,6 @@ def prepare(out, source=None, sr: int | None = None, index_url: str | None = Non
     if not rows:
         raise DataError(f"no vocal units found in {len(recordings)} recording(s); try a lower --threshold-db", base)
     return segment.write_manifest(rows, manifest)
-
-
-def find_recordings(source: Path, exclude: Path | None = None) -> list[Path]:
-    """All wav/flac/ogg files under source, sorted, skipping hidden files and anything under exclude."""
-    if not source.is_dir():
-        raise DataError("source folder not found", source)
-    skip = exclude.resolve() if exclude is not None else None
-    found = sorted(p for p in source.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file()
-                   and not any(part.startswith(".") for part in p.relative_to(source).parts)
-                   and not (skip is not None and p.resolve().is_relative_to(skip)))
-    if not found:
-        raise DataError("no .wav, .flac or .ogg recordings in source folder", source)
-    return found
 
 
 def fetch_example_songs(raw_dir: Path, index_url: str | None = None) -> list[Path]:
@@ -125,14 +112,6 @@ def fetch_example_songs(raw_dir: Path, index_url: str | None = None) -> list[Pat
     return paths
 
 
-def summary(manifest: Path) -> str:
-    """One line: number of units, total and range of durations."""
-    rows = segment.read_manifest(manifest)
-    durations = [row["duration"] * 1000 for row in rows]
-    return (f"{len(rows)} units from {len({r['source'] for r in rows})} recording(s), {sum(durations) / 1000:.2f} s in total, "
-            f"{min(durations):.0f}-{max(durations):.0f} ms each, sr {rows[0]['sr']} Hz -> {manifest}")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry: parse options, prepare, print a summary; user errors print one line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="example: python datasets/zebra_finch/prepare.py --out data/zebra_finch")
@@ -145,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     args = vars(parser.parse_args(argv))
     try:
         manifest = prepare(args.pop("out"), source=args.pop("source"), sr=args.pop("sr"), index_url=args.pop("index_url"), **args)
-        print(summary(manifest))
+        print(segment.manifest_summary(manifest))
     except GaiaError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
