@@ -119,11 +119,23 @@ def gaia_losses(x: torch.Tensor, x_d: torch.Tensor, x_g: torch.Tensor, x_gd: tor
         (detached), where s is :func:`sigmoid_balance`.
     """
     del x_g  # part of the signature so callers pass the whole step; no reference term uses it
-    lr = mae(x, x_d)
-    lfr = mae(x, x_gd)
-    lfs = mae(x_i, x_id)
+    return balance_terms(mae(x, x_d), mae(x, x_gd), mae(x_i, x_id), distance_loss(x, z_c), lr_max, distance_weight)
+
+
+def balance_terms(lr: torch.Tensor, lfr: torch.Tensor, lfs: torch.Tensor, l_dist: torch.Tensor,
+                  lr_max: float = 1e-4, distance_weight: float = 5e-5) -> dict[str, torch.Tensor]:
+    """GAIA's losses and learning rates from its mean errors (see :func:`gaia_losses`).
+
+    Split out so a data-parallel step can average each error over processes first: sigmoid
+    balancing is nonlinear in them, so it must see the global batch's means.
+
+    Args:
+        lr: |x − D(x)|; lfr: |x − D(G(x))|; lfs: |G(z_i) − D(G(z_i))|; l_dist: the distance loss.
+        lr_max, distance_weight: as for :func:`gaia_losses`.
+    Returns:
+        The same dict as :func:`gaia_losses`.
+    """
     lf = (lfs + lfr) / 2
-    l_dist = distance_loss(x, z_c)
     balance = sigmoid_balance(lr - lf).detach()
     p_d = sigmoid_balance(0.5 * lfs - lr).clamp(0.0, 0.9)
     p_g = sigmoid_balance(lfs - lfr).clamp(0.0, 1.0)
