@@ -124,7 +124,8 @@ def split_holdout(tiles: TileSet, holdout: float) -> tuple[np.ndarray, np.ndarra
 
 
 def augment(batch: torch.Tensor, generator: torch.Generator, *, max_shift_frames: int = 4,
-            max_gain_db: float = 6.0, max_freq_shift_bins: int = 1, db_range: float = 80.0) -> torch.Tensor:
+            max_gain_db: float = 6.0, max_freq_shift_bins: int = 1, db_range: float = 80.0,
+            part: tuple[int, int] | None = None) -> torch.Tensor:
     """Random time shift, gain and small frequency shift of [0, 1] dB-scaled tiles.
 
     Args:
@@ -134,18 +135,21 @@ def augment(batch: torch.Tensor, generator: torch.Generator, *, max_shift_frames
         max_gain_db: gain drawn uniformly from ±this many dB (an offset on the dB scale).
         max_freq_shift_bins: frequency shift drawn from ±this many bins (zero-filled).
         db_range: dB span that [0, 1] covers (ref_db − min_db), to turn dB into tile units.
+        part: (first, total) when ``batch`` holds rows first, first + 1, … of a batch of ``total``: the draws are
+            made for the whole batch, so each slice gets what it would get in the whole.
     Returns:
         (B, 1, n_freq, n_frames) augmented tiles, clipped to [0, 1].
     """
     out = torch.empty_like(batch)
-    B = batch.shape[0]
+    B = batch.shape[0] if part is None else part[1]
     shifts_t = torch.randint(-max_shift_frames, max_shift_frames + 1, (B,), generator=generator)
     shifts_f = torch.randint(-max_freq_shift_bins, max_freq_shift_bins + 1, (B,), generator=generator)
     gains = (torch.rand(B, generator=generator) * 2 - 1) * max_gain_db / db_range
-    for b in range(B):
-        x = _shift(batch[b], int(shifts_t[b]), dim=-1)
-        x = _shift(x, int(shifts_f[b]), dim=-2)
-        out[b] = (x + gains[b] * (x > 0)).clamp(0, 1)
+    first = 0 if part is None else part[0]
+    for b in range(batch.shape[0]):
+        x = _shift(batch[b], int(shifts_t[first + b]), dim=-1)
+        x = _shift(x, int(shifts_f[first + b]), dim=-2)
+        out[b] = (x + gains[first + b] * (x > 0)).clamp(0, 1)
     return out
 
 
@@ -174,10 +178,12 @@ class BatchSampler:
         seed: seed of the CPU generator behind index draws and augmentation.
         augment_args: keyword arguments of :func:`augment`, or None for no augmentation.
         index: (M,) rows of ``tiles`` to draw from (e.g. the training split); None for all.
+        part: (rank, world_size) in data-parallel training: every process makes the same draws
+            for the whole batch but reads and augments only its own contiguous slice.
     """
 
     def __init__(self, tiles: np.ndarray, batch_size: int, seed: int, augment_args: dict | None = None,
-                 index: np.ndarray | None = None):
+                 index: np.ndarray | None = None, part: tuple[int, int] = (0, 1)):
         self.tiles = tiles
         self.index = np.arange(len(tiles)) if index is None else np.asarray(index, dtype=np.int64)
         if len(self.index) == 0:
@@ -185,15 +191,19 @@ class BatchSampler:
         self.batch_size = batch_size
         self.generator = torch.Generator().manual_seed(seed)
         self.augment_args = augment_args
+        rank, world_size = part
+        if batch_size % world_size:
+            raise DataError(f"batch size {batch_size} does not split over {world_size} processes")
+        self.first, self.local_size = rank * (batch_size // world_size), batch_size // world_size
 
     def next(self) -> torch.Tensor:
-        """One batch, (batch_size, 1, n_freq, n_frames) float32 on the CPU."""
+        """This process's slice of one batch, (batch_size / world_size, 1, n_freq, n_frames) float32 on the CPU."""
         draw = torch.randint(len(self.index), (self.batch_size,), generator=self.generator).numpy()
-        rows = self.index[draw]
+        rows = self.index[draw[self.first:self.first + self.local_size]]
         unique, inverse = np.unique(rows, return_inverse=True)  # sorted reads are sequential on disk
         batch = torch.from_numpy(np.asarray(self.tiles[unique], dtype=np.float32)[inverse.reshape(-1)])
         if self.augment_args is not None:
-            batch = augment(batch, self.generator, **self.augment_args)
+            batch = augment(batch, self.generator, part=(self.first, self.batch_size), **self.augment_args)
         return batch
 
     def state_dict(self) -> dict:

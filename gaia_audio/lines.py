@@ -90,17 +90,21 @@ class LinesSampler:
         image_size: image side (32 for the benchmark).
         batch_size: lines per batch.
         seed: seed of the generator.
+        part: (rank, world_size) in data-parallel training: every process draws the whole batch's
+            angles and renders only its own contiguous slice.
     """
 
-    def __init__(self, image_size: int, batch_size: int, seed: int):
+    def __init__(self, image_size: int, batch_size: int, seed: int, part: tuple[int, int] = (0, 1)):
         if image_size < 4:
             raise DataError(f"data.image_size must be at least 4 for lines, got {image_size}")
         self.image_size, self.batch_size = int(image_size), int(batch_size)
         self.generator = torch.Generator().manual_seed(seed)
+        n = self.batch_size // part[1]
+        self.rows = slice(part[0] * n, (part[0] + 1) * n)
 
     def next(self) -> torch.Tensor:
-        """One batch, (batch_size, 1, image_size, image_size) float32 in [0, 1] on the CPU."""
-        images = render_lines(random_thetas(self.batch_size, self.generator), self.image_size)
+        """This process's slice of one batch, (batch_size / world_size, 1, image_size, image_size) in [0, 1]."""
+        images = render_lines(random_thetas(self.batch_size, self.generator)[self.rows], self.image_size)
         return torch.from_numpy(to_unit_range(images)[:, None])
 
     def state_dict(self) -> dict:
