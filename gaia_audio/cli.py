@@ -3,6 +3,7 @@ recipe where it needs one, calls the library, and turns the project's errors int
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from pathlib import Path
 
@@ -59,11 +60,13 @@ def train(recipe, overrides, resume, run_dir, quiet):
 
     Prepares the recipe's example data if it is absent, writes checkpoints, metrics, sample
     grids and WAVs to the run folder, and exports model.safetensors + config.yaml there.
+    Under torchrun it trains data-parallel, train.batch_size being the global batch.
 
     \b
     Example:
       gaia-audio train recipes/zebra_finch.yaml --set train.steps=500
       gaia-audio train --resume runs/zebra_finch --set train.steps=4000
+      torchrun --standalone --nproc_per_node 4 -m gaia_audio train recipes/zebra_finch.yaml
     """
     from gaia_audio.config import load_config
     from gaia_audio.train import train as run_training
@@ -74,7 +77,8 @@ def train(recipe, overrides, resume, run_dir, quiet):
         recipe = Path(resume) / "config.yaml" if Path(resume).is_dir() else Path(resume).parent.parent / "config.yaml"
     config = load_config(recipe, overrides)
     out = run_training(config, run_dir=run_dir, resume=resume, progress=not quiet)
-    click.echo(f"model written to {out / 'model.safetensors'}")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 wrote it
+        click.echo(f"model written to {out / 'model.safetensors'}")
 
 
 # ---- morph and continuum (gaia_audio.morph, gaia_audio.continuum) ----------------------------

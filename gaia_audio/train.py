@@ -4,16 +4,19 @@ GAIA's step follows ../shared/gaia-spec.md: encode a batch with the generator, d
 interpolations between its halves, pass all three through the discriminator, and update both
 networks from that one forward pass, each with its own Adam and the learning rate sigmoid
 balancing sets for this step. The AE and VAE baselines train the generator's autoencoder alone
-with Adam at ``lr_max``.
+with Adam at ``lr_max``. Under torchrun every process runs this same loop on its slice of the
+batch (see ``distributed.py``); rank 0 alone writes.
 """
 from __future__ import annotations
 
 import contextlib
 import copy
 import dataclasses
+import functools
 import importlib.util
 import json
 import math
+import os
 import time
 from pathlib import Path
 
@@ -22,11 +25,14 @@ import torch
 from tqdm import tqdm
 
 from gaia_audio import checkpoint as ckpt
+from gaia_audio import distributed
 from gaia_audio.config import Config, check_values, to_dict
 from gaia_audio.data import BatchSampler, build_tile_cache, split_holdout
 from gaia_audio.errors import DataError, ModelError, TrainingError
 from gaia_audio.frontends import make_frontend
-from gaia_audio.losses import ae_loss, gaia_losses, interpolate_codes, sample_alphas, vae_loss
+from gaia_audio.distributed import Group
+from gaia_audio.losses import (ae_loss, balance_terms, distance_loss, interpolate_codes, mae, sample_alphas,
+                               vae_loss)
 from gaia_audio.models import SIZE_PRESETS, build_model
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -110,63 +116,121 @@ def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr
 
 
+class StepForward(torch.nn.Module):
+    """A network's whole forward pass in one training step, ``fn(net, *args)``, as one module.
+
+    DistributedDataParallel averages the gradients of the module it wraps after one forward and
+    one backward, so a step that calls a network several ways (encode, gather, decode) is
+    wrapped as one forward.
+    """
+
+    def __init__(self, net: torch.nn.Module, fn):
+        super().__init__()
+        self.net, self.fn = net, fn
+
+    def forward(self, *args):
+        return self.fn(self.net, *args)
+
+
+def _gaia_generator_forward(G, x: torch.Tensor, alpha1: torch.Tensor, alpha2: torch.Tensor, group: Group):
+    """Encode the local batch, interpolate over the global batch, decode the local part of both.
+
+    Returns:
+        z_all (B, code_dim) codes of the global batch, G(x) and G(z_i) (b, C, H, W) for the local b.
+    """
+    z = G.encode(x)                                                           # (b, code_dim)
+    z_all = group.gather(z)                                                   # (B, code_dim)
+    z_i = group.local(interpolate_codes(z_all, alpha1, alpha2))               # (b, code_dim)
+    x_g, x_i = G.decode(torch.cat([z, z_i])).chunk(2)
+    return z_all, x_g, x_i
+
+
+def _vae_forward(vae, x: torch.Tensor, eps: torch.Tensor):
+    """Posterior of x, a reparameterised sample with noise eps (b, code_dim), and its decoding."""
+    mu, logvar = vae.encode_dist(x)
+    return vae.decode(mu + torch.exp(0.5 * logvar) * eps), mu, logvar
+
+
+def step_modules(model: torch.nn.Module, kind: str, group: Group = Group(),
+                 device: torch.device = torch.device("cpu")) -> dict[str, torch.nn.Module]:
+    """What :func:`train_step` runs forward, each network under DDP when training is distributed.
+
+    Returns:
+        GAIA: {"generator", "discriminator"}; AE / VAE: {"model"}.
+    """
+    if kind == "gaia":
+        generator = StepForward(model.generator, functools.partial(_gaia_generator_forward, group=group))
+        return {"generator": group.wrap(generator, device), "discriminator": group.wrap(model.discriminator, device)}
+    return {"model": group.wrap(StepForward(model, _vae_forward) if kind == "vae" else model, device)}
+
+
 def train_step(model: torch.nn.Module, x: torch.Tensor, optimizers: dict, alpha_generator: torch.Generator,
                kind: str, lr_max: float, distance_weight: float, vae_beta: float = 1.0,
-               autocast=contextlib.nullcontext) -> dict[str, float]:
+               autocast=contextlib.nullcontext, group: Group = Group(), nets: dict | None = None) -> dict[str, float]:
     """One update. Returns the flat dict of named loss terms (what gets logged).
+
+    Every term is over the global batch: in data-parallel training each process passes its own
+    slice and the terms (and so the update) equal one process's on the whole batch.
 
     Args:
         model: GAIA model (``generator``, ``discriminator``) or an AE/VAE baseline.
-        x: (B, C, H, W) batch in [0, 1] on the model's device; B even for GAIA.
+        x: (b, C, H, W) this process's slice of the batch, in [0, 1], on the model's device;
+            the global batch B = b·world_size is even for GAIA.
         optimizers: from :func:`make_optimizers`.
-        alpha_generator: CPU generator for the interpolation coefficients.
+        alpha_generator: CPU generator for the interpolation coefficients (and the VAE's noise).
         kind: "gaia" | "ae" | "vae".
         lr_max: the learning-rate ceiling (sigmoid balancing scales it per step for GAIA).
         distance_weight: weight w of the distance loss (GAIA).
         vae_beta: KL weight (VAE).
         autocast: a context manager factory for mixed precision.
+        group: this process's place in data-parallel training.
+        nets: from :func:`step_modules` (built here when None, for one process).
     Returns:
         Loss terms as floats. If any is NaN/Inf no parameter has been changed.
     """
+    nets = nets if nets is not None else step_modules(model, kind, group, x.device)
+    n_global = x.shape[0] * group.world_size
     if kind == "gaia":
-        G, D = model.generator, model.discriminator
+        alpha1 = sample_alphas(n_global // 2, alpha_generator).to(x.device)
+        alpha2 = sample_alphas(n_global // 2, alpha_generator).to(x.device)
         with autocast():
-            z = G.encode(x)                                        # (B, code_dim)
-            x_g = G.decode(z)                                      # G(x)
-            alpha1 = sample_alphas(x.shape[0] // 2, alpha_generator).to(x.device)
-            alpha2 = sample_alphas(x.shape[0] // 2, alpha_generator).to(x.device)
-            x_i = G.decode(interpolate_codes(z, alpha1, alpha2))   # G(z_i)
-            terms = gaia_losses(x, D(x), x_g, D(x_g), x_i, D(x_i), G.content_code(z),
-                                lr_max=lr_max, distance_weight=distance_weight)
-        losses = {"discriminator": (terms["L_D"], D), "generator": (terms["L_G"], G)}
+            z_all, x_g, x_i = nets["generator"](x, alpha1, alpha2)      # codes (B, ·); G(x), G(z_i) (b, ·)
+            x_d, x_gd, x_id = nets["discriminator"](torch.cat([x, x_g, x_i])).chunk(3)  # D(x), D(G(x)), D(G(z_i))
+            errors = [group.mean(mae(a, b)) for a, b in ((x, x_d), (x, x_gd), (x_i, x_id))]
+            l_dist = distance_loss(group.gather(x), model.content_code(z_all))
+            terms = balance_terms(*errors, l_dist, lr_max=lr_max, distance_weight=distance_weight)
+        losses = {"discriminator": (terms["L_D"], model.discriminator), "generator": (terms["L_G"], model.generator)}
         lrs = {"discriminator": float(terms["lr_D"]), "generator": float(terms["lr_G"])}
     elif kind == "vae":
         with autocast():
-            mu, logvar = model.encode_dist(x)
-            terms = vae_loss(x, model.decode(model.reparameterize(mu, logvar)), mu, logvar, vae_beta)
+            eps = group.local(torch.randn((n_global, model.code_dim), generator=alpha_generator)).to(x.device)
+            x_hat, mu, logvar = nets["model"](x, eps)
+            terms = {k: group.mean(v) for k, v in vae_loss(x, x_hat, mu, logvar, vae_beta).items()}
         losses, lrs = {"model": (terms["loss"], model)}, {"model": lr_max}
     else:
         with autocast():
-            terms = ae_loss(x, model(x))
+            terms = {k: group.mean(v) for k, v in ae_loss(x, nets["model"](x)).items()}
         losses, lrs = {"model": (terms["loss"], model)}, {"model": lr_max}
 
     logged = {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in terms.items()}
     if not all(math.isfinite(v) for v in logged.values()):
         return logged
-    # Gradients of each network's own loss, from the same forward pass, before any update.
-    grads = {}
+    # Each network's gradient of its own loss, from the same forward pass, before any update
+    # (under DDP, averaged over processes as each backward finishes).
     for name, (loss, net) in losses.items():
         params = [p for p in net.parameters() if p.requires_grad]
-        grads[name] = (params, torch.autograd.grad(loss.float(), params, retain_graph=True, allow_unused=True))
-    if not all(g is None or torch.isfinite(g).all() for _, gs in grads.values() for g in gs):
+        optimizers[name].zero_grad(set_to_none=True)
+        torch.autograd.backward(loss.float(), inputs=params, retain_graph=True)
+    grads = [p.grad for opt in optimizers.values() for group_ in opt.param_groups for p in group_["params"]]
+    if not all(g is None or torch.isfinite(g).all() for g in grads):
+        for opt in optimizers.values():
+            opt.zero_grad(set_to_none=True)
         logged["grad_nonfinite"] = float("nan")
         return logged
-    for name, (params, gs) in grads.items():
-        for p, g in zip(params, gs):
-            p.grad = None if g is None else g.to(p.dtype)
-        _set_lr(optimizers[name], lrs[name])
-        optimizers[name].step()
-        optimizers[name].zero_grad(set_to_none=True)
+    for name, optimizer in optimizers.items():
+        _set_lr(optimizer, lrs[name])
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
     return logged
 
 
@@ -217,14 +281,31 @@ def train(config: Config, run_dir: str | Path | None = None, resume: str | Path 
         run_dir = resume.parent.parent if resume.is_file() else resume
     check_values(config)
     tc = config.train
+    group, device_name = distributed.setup(tc.device, tc.batch_size)
+    try:
+        run_dir = _train(config, group, resolve_device(device_name), run_dir, state, progress and group.is_main)
+    except BaseException:
+        distributed.teardown(group, wait=False)  # the others stop too (torchrun ends the group)
+        raise
+    distributed.teardown(group)
+    return run_dir
+
+
+def _train(config: Config, group: Group, device: torch.device, run_dir: Path | None, state: dict | None,
+           progress: bool) -> Path:
+    """:func:`train` for one process of ``group``; every process runs this same loop."""
+    tc = config.train
     torch.manual_seed(tc.seed)
     if tc.threads > 0:
         torch.set_num_threads(tc.threads)
-    device = resolve_device(tc.device)
     use_amp = tc.amp and device.type == "cuda"
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else contextlib.nullcontext
 
+    if not group.is_main:  # rank 0 prepares the data and builds the cache; the others then read it
+        group.barrier()
     frontend, tiles = load_data(config, progress)
+    if group.is_main:
+        group.barrier()
     tile_shape = tuple(int(n) for n in tiles.tiles.shape[1:])  # (C, H, W)
     if config.model.size not in SIZE_PRESETS:  # let build_model say what is wrong
         build_model(tile_shape, **dataclasses.asdict(config.model))
@@ -242,9 +323,11 @@ def train(config: Config, run_dir: str | Path | None = None, resume: str | Path 
     if config.data.kind == "lines":  # fresh random lines every step
         from gaia_audio.lines import LinesSampler
 
-        sampler = LinesSampler(config.data.image_size, tc.batch_size, tc.seed)
+        sampler = LinesSampler(config.data.image_size, tc.batch_size, tc.seed, part=(group.rank, group.world_size))
     else:
-        sampler = BatchSampler(tiles.tiles, tc.batch_size, tc.seed, augment_args, index=np.sort(train_idx))
+        sampler = BatchSampler(tiles.tiles, tc.batch_size, tc.seed, augment_args, index=np.sort(train_idx),
+                               part=(group.rank, group.world_size))
+    nets = step_modules(model, config.model.kind, group, device)
     alpha_generator = torch.Generator().manual_seed(tc.seed + 1)
     step, lr_scale, n_bad = 0, 1.0, 0
 
@@ -274,21 +357,23 @@ def train(config: Config, run_dir: str | Path | None = None, resume: str | Path 
 
     if state is not None:
         restore(state)
-    run_dir = Path(run_dir) if run_dir is not None else new_run_dir(config)
+    run_dir = Path(run_dir) if run_dir is not None else group.broadcast(new_run_dir(config))
     if state is None and (ckpt.list_checkpoints(run_dir) or (run_dir / "model.safetensors").exists()):
         raise TrainingError("run folder already holds a run; continue it with --resume, or choose another folder",
                             run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    ckpt.write_config(run_dir, config)
+    group.barrier()  # every process has looked before rank 0 writes
+    if group.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        ckpt.write_config(run_dir, config)
     last_good = copy.deepcopy(snapshot()) if state is None else state
-    metrics = open(run_dir / "metrics.jsonl", "a", encoding="utf-8")
+    metrics = open(run_dir / "metrics.jsonl", "a", encoding="utf-8") if group.is_main else open(os.devnull, "w")
     bar = tqdm(total=tc.steps, initial=step, desc=f"training {config.model.kind}", unit="step", disable=not progress)
     start = time.perf_counter()
     try:
         while step < tc.steps:
-            x = sampler.next().to(device, non_blocking=True)
+            x = sampler.next().to(device, non_blocking=True)  # this process's slice of the batch
             terms = train_step(model, x, optimizers, alpha_generator, config.model.kind, tc.lr_max * lr_scale,
-                               tc.distance_weight, config.model.vae_beta, autocast)
+                               tc.distance_weight, config.model.vae_beta, autocast, group, nets)
             if not all(math.isfinite(v) for v in terms.values()):
                 # Divergence: go back to the last good state with half the learning rate, or stop.
                 n_bad += 1
@@ -310,9 +395,10 @@ def train(config: Config, run_dir: str | Path | None = None, resume: str | Path 
             bar.update(1)
             if step % tc.checkpoint_every == 0 or step == tc.steps:
                 last_good = snapshot()
-                ckpt.save_checkpoint(run_dir, step, last_good, tc.keep_last)
+                if group.is_main:
+                    ckpt.save_checkpoint(run_dir, step, last_good, tc.keep_last)
                 last_good = copy.deepcopy(last_good)
-            if tc.sample_every and (step % tc.sample_every == 0 or step == tc.steps):
+            if group.is_main and tc.sample_every and (step % tc.sample_every == 0 or step == tc.steps):
                 from gaia_audio.samples import write_samples
 
                 held = tiles.subset((held_idx if len(held_idx) >= 2 else train_idx)[:6])
@@ -322,6 +408,8 @@ def train(config: Config, run_dir: str | Path | None = None, resume: str | Path 
         metrics.close()
     # The longest training unit tells the morph which inputs are single units (time-normalised
     # into one tile) and which need window-by-window alignment.
+    if not group.is_main:
+        return run_dir
     extra = {"step": step}
     if frontend is not None:
         extra["max_unit_frames"] = int(tiles.n_frames_orig[train_idx].max())

@@ -44,17 +44,16 @@ def test_nonfinite_gradient_rolls_back_with_half_the_rate_then_finishes(tmp_path
     config = load_config(Path(__file__).resolve().parent.parent / "recipes" / "zebra_finch.yaml",
                          [*TINY, f"data.root={data}", "train.steps=5", "train.checkpoint_every=2",
                           "train.max_bad_steps=1", f"runs_dir={tmp_path}"])
-    real_grad = torch.autograd.grad
+    real_backward = torch.autograd.backward
     calls = {"n": 0}
 
-    def poisoned(outputs, inputs, *args, **kwargs):
+    def poisoned(tensors, *args, inputs=None, **kwargs):
         calls["n"] += 1
-        grads = real_grad(outputs, inputs, *args, **kwargs)
-        if calls["n"] == 5:  # step 3's first network (two gradient calls per GAIA step)
-            grads = (grads[0] * float("nan"),) + tuple(grads[1:])
-        return grads
+        real_backward(tensors, *args, inputs=inputs, **kwargs)
+        if calls["n"] == 5:  # step 3's first network (two backward passes per GAIA step)
+            inputs[0].grad.mul_(float("nan"))
 
-    monkeypatch.setattr(torch.autograd, "grad", poisoned)
+    monkeypatch.setattr(torch.autograd, "backward", poisoned)
     run = train(config, run_dir=tmp_path / "run", progress=False)
     lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     events = [r for r in lines if "event" in r]

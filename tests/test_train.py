@@ -76,7 +76,7 @@ def test_resume_with_other_tile_shape_is_refused(tiny_data, tmp_path):
 def test_nan_loss_stops_naming_the_step_and_keeps_checkpoint(tiny_data, tmp_path, monkeypatch):
     import gaia_audio.train as train_module
 
-    real = train_module.gaia_losses
+    real = train_module.balance_terms
     calls = {"n": 0}
 
     def poisoned(*args, **kwargs):
@@ -86,7 +86,7 @@ def test_nan_loss_stops_naming_the_step_and_keeps_checkpoint(tiny_data, tmp_path
             terms["Lr"] = terms["Lr"] * float("nan")
         return terms
 
-    monkeypatch.setattr(train_module, "gaia_losses", poisoned)
+    monkeypatch.setattr(train_module, "balance_terms", poisoned)
     config = config_for(tiny_data, tmp_path, "train.steps=6", "train.checkpoint_every=2", "train.max_bad_steps=1",
                         "train.sample_every=0")
     with pytest.raises(TrainingError, match="at step 3") as err:
