@@ -20,7 +20,7 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from gaia_audio.losses import gaia_losses, interpolate_codes, sample_alphas
+from gaia_audio.train import step_modules, train_step
 from gaia_audio.models import build_model, count_parameters
 
 
@@ -48,29 +48,14 @@ def matmul_peak(sizes: tuple[int, ...] = (1024, 2048, 4096), repeats: int = 5) -
 
 
 def make_step(model: torch.nn.Module, x: torch.Tensor):
-    """A closure doing one GAIA training step on batch ``x`` (B, C, H, W), as train.train_step does."""
-    G, D = model.generator, model.discriminator
-    opt_g = torch.optim.Adam(G.parameters(), lr=1e-4, eps=1e-8)
-    opt_d = torch.optim.Adam(D.parameters(), lr=1e-4, eps=1e-8)
+    """A closure doing one GAIA training step on batch ``x`` (B, C, H, W): ``train.train_step`` itself."""
+    optimizers = {"generator": torch.optim.Adam(model.generator.parameters(), lr=1e-4, eps=1e-8),
+                  "discriminator": torch.optim.Adam(model.discriminator.parameters(), lr=1e-4, eps=1e-8)}
     alpha_gen = torch.Generator().manual_seed(0)
-    params_g, params_d = list(G.parameters()), list(D.parameters())
+    nets = step_modules(model, "gaia")
 
     def step() -> None:
-        z = G.encode(x)
-        x_g = G.decode(z)
-        half = x.shape[0] // 2
-        x_i = G.decode(interpolate_codes(z, sample_alphas(half, alpha_gen), sample_alphas(half, alpha_gen)))
-        terms = gaia_losses(x, D(x), x_g, D(x_g), x_i, D(x_i), G.content_code(z))
-        grads_d = torch.autograd.grad(terms["L_D"], params_d, retain_graph=True)
-        grads_g = torch.autograd.grad(terms["L_G"], params_g)
-        for params, grads, opt, lr in ((params_d, grads_d, opt_d, terms["lr_D"]),
-                                       (params_g, grads_g, opt_g, terms["lr_G"])):
-            for p, g in zip(params, grads):
-                p.grad = g
-            for group in opt.param_groups:
-                group["lr"] = float(lr)
-            opt.step()
-            opt.zero_grad(set_to_none=True)
+        train_step(model, x, optimizers, alpha_gen, "gaia", lr_max=1e-4, distance_weight=5e-5, nets=nets)
 
     return step
 
