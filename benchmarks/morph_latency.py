@@ -6,9 +6,10 @@ Times, in the same run and interleaved, several repeats of:
   * a Python process that only runs ``from gaia_audio import load_model`` (the floor once the
     library that runs a model is loaded: torch and the model code, no model read);
   * ``gaia-audio morph a.wav b.wav --steps 16`` with a ``small``-preset model on two
-    syllable-length inputs, writing the WAVs, manifest, provenance and continuum.png. (With the
-    throwaway model, b's 160 ms exceed its longest training unit, 150 ms, so the morph aligns the
-    two by DTW and decodes 3 windows per step.)
+    syllable-length inputs (120 and 160 ms), writing the WAVs, manifest, provenance and
+    continuum.png. The throwaway model is trained on 80-290 ms units, like the zebra finch
+    syllables, so both inputs are single units (one tile each, durations interpolated); a
+    ``--model`` trained on shorter units would send them down the slower DTW path instead.
 
 Prints a markdown table (wall time, and the CPU time the process used, which a busy machine
 inflates less) and the ratio of the morph to the floor (target: <= 2x), to
@@ -56,7 +57,7 @@ def make_inputs(folder: Path, sr: int = 44100) -> list[Path]:
 
 
 def train_small_model(folder: Path) -> Path:
-    """A `small`-preset GAIA trained for a few steps on synthetic units (its weights do not matter here)."""
+    """A `small`-preset GAIA trained for a few steps on synthetic 80-290 ms units (its weights do not matter here)."""
     import soundfile as sf
 
     from gaia_audio.config import load_config
@@ -66,7 +67,7 @@ def train_small_model(folder: Path) -> Path:
     (data / "units").mkdir(parents=True)
     lines = ["path,source,onset,offset,sr,duration,label"]
     for k in range(16):
-        dur = 0.08 + 0.01 * (k % 8)
+        dur = 0.08 + 0.03 * (k % 8)  # 80-290 ms, like the zebra finch syllables (44-286 ms)
         sf.write(data / "units" / f"u{k:02d}.wav", syllable(44100, dur, 500 + 60 * k, 0.3 - 0.04 * k, k), 44100)
         lines.append(f"units/u{k:02d}.wav,synthetic,0,{dur},44100,{dur},")
     (data / "manifest.csv").write_text("\n".join(lines) + "\n")
