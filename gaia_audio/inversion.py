@@ -360,7 +360,11 @@ def _pghi_one(mag: np.ndarray, n_fft: int, hop_length: int, win_length: int, gam
     if not np.isfinite(peak) or peak <= 0:
         return phase
     logmag = np.log(np.maximum(mag, peak * 1e-10))
-    dlog_df = np.gradient(logmag, axis=0) if n_freq > 1 else np.zeros_like(logmag)  # per bin
+    # per bin; 0 at DC and Nyquist, where |X| is even in frequency (one-sided differences are wrong)
+    dlog_df = np.gradient(logmag, axis=0) if n_freq > 1 else np.zeros_like(logmag)
+    dlog_df[0] = 0.0
+    if n_fft % 2 == 0:
+        dlog_df[-1] = 0.0
     dlog_dt = np.gradient(logmag, axis=1) if n_time > 1 else np.zeros_like(logmag)  # per frame
     k = np.arange(n_freq)[:, None]
     # centre-referenced phase: d(phase)/d(frame) and d(phase)/d(bin), from the Gaussian-window
@@ -374,6 +378,10 @@ def _pghi_one(mag: np.ndarray, n_fft: int, hop_length: int, win_length: int, gam
     todo = logmag >= floor
     level = np.maximum((logmag - floor) * (20 / np.log(10) / BUCKET_DB), 0).astype(np.int64)
     _integrate(level, tgrad, fgrad, _descending(level, todo), todo, phase)
+    # a real signal's DC and Nyquist coefficients are real: round their phase to 0 or pi (the
+    # Gaussian model knows nothing of the mirrored negative frequencies that meet there)
+    edges = [0, n_freq - 1] if n_fft % 2 == 0 and n_freq > 1 else [0]
+    phase[edges] = np.where(np.cos(phase[edges]) >= 0, 0.0, np.pi)
     return phase
 
 

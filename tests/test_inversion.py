@@ -88,6 +88,19 @@ def test_pghi_phase_is_far_better_than_a_random_one(n_fft, hop, win):
     assert sc_of(y_pghi, mag, n_fft, hop, win) < sc_of(y_rand, mag, n_fft, hop, win) - 12
 
 
+
+def test_pghi_gives_real_dc_and_nyquist_coefficients_and_handles_a_dc_offset():
+    # a real signal's DC and Nyquist STFT coefficients are real; a DC offset under a chirp (common in
+    # field recordings) must not spoil the phase PGHI finds
+    rng = np.random.default_rng(0)
+    y = torch.from_numpy(chirp() + 0.05 + rng.normal(0, 1e-3, 8000).astype(np.float32))
+    mag = inversion.stft(y, 512, 64, 512).abs()
+    phase = inversion.pghi(mag, 512, 64, 512)
+    for edge in (phase[0], phase[-1]):
+        assert torch.allclose(torch.sin(edge), torch.zeros_like(edge), atol=1e-6)
+    y_pghi = inversion.istft(torch.polar(mag, phase), 512, 64, 512, len(y))
+    assert sc_of(y_pghi, mag, 512, 64, 512) < -20
+
 def test_pghi_keeps_the_kind_and_shape_and_survives_silence():
     mag = np.abs(np.random.default_rng(0).normal(size=(3, 129, 40)))
     phase = inversion.pghi(mag, 256, 64, 256)
