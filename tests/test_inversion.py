@@ -128,6 +128,17 @@ def test_reconstruct_methods_give_the_requested_length(method):
     assert out.shape == (2, len(y) - 7) and torch.all(torch.isfinite(out))
 
 
+
+def test_reconstruct_default_momentum_depends_on_the_start():
+    # 0.99 (Perraudin et al.) from a random phase, a gentler 0.9 after PGHI's already-close phase
+    y = torch.from_numpy(chirp())
+    mag = inversion.stft(y, 256, 32, 256).abs()
+    for method, alpha in (("fgla", 0.99), ("pghi+fgla", 0.9)):
+        default = inversion.reconstruct(mag, 256, 32, 256, method=method, n_iter=4, length=len(y))
+        explicit = inversion.reconstruct(mag, 256, 32, 256, method=method, n_iter=4, momentum=alpha, length=len(y))
+        torch.testing.assert_close(default, explicit, atol=0, rtol=0)
+    assert inversion.DEFAULT_MOMENTUM == {"fgla": 0.99, "pghi+fgla": 0.9}
+
 def test_reconstruct_rejects_bad_settings():
     mag = torch.ones(129, 8)
     with pytest.raises(ConfigError, match="unknown inversion method 'gla'"):
