@@ -272,8 +272,9 @@ def _integrate(level, tgrad, fgrad, starts, todo, phase):  # pragma: no cover - 
     coefficient; ties within one bucket (0.5 dB) are broken arbitrarily.
 
     Args:
-        level: (F, T) int64 bucket (quantized log-magnitude) of each coefficient, >= 0.
-        tgrad, fgrad: (F, T) phase increments per frame and per bin (radians).
+        level: (F, T) int32 bucket (quantized log-magnitude) of each coefficient, >= 0.
+        tgrad, fgrad: (F, T) float32 phase increments per frame and per bin (radians); 32-bit
+            inputs halve the memory the random walk touches (about 1.3x faster on 0.4 M points).
         starts: flat indices of candidate starting points, loudest first; each one not yet
             reached starts a new island (its phase is kept).
         todo: (F, T) bool, True where a coefficient still needs a phase (cleared as it gets one).
@@ -283,8 +284,8 @@ def _integrate(level, tgrad, fgrad, starts, todo, phase):  # pragma: no cover - 
     n = n_freq * n_time
     flat_level, flat_todo, flat_phase = level.reshape(n), todo.reshape(n), phase.reshape(n)
     flat_t, flat_f = tgrad.reshape(n), fgrad.reshape(n)
-    head = np.full(flat_level.max() + 1, -1, np.int64)  # first item of each bucket
-    nxt = np.empty(n, np.int64)  # next item in the same bucket
+    head = np.full(flat_level.max() + 1, -1, np.int32)  # first item of each bucket
+    nxt = np.empty(n, np.int32)  # next item in the same bucket
     for start in starts:
         if not flat_todo[start]:
             continue
@@ -355,31 +356,32 @@ def _descending(level, todo):  # pragma: no cover - numba
 
 def _pghi_one(mag: np.ndarray, n_fft: int, hop_length: int, win_length: int, gamma: float,
               tol_db: float, rng: np.random.Generator) -> np.ndarray:
-    """PGHI phase of one (F, T) magnitude (float64 numpy)."""
-    mag = np.ascontiguousarray(mag)
+    """PGHI phase (float64) of one (F, T) magnitude (float32 numpy: the gradients need no more)."""
+    mag = np.ascontiguousarray(mag, dtype=np.float32)
     n_freq, n_time = mag.shape
     peak = mag.max()
     phase = rng.uniform(0, 2 * np.pi, mag.shape)
     if not np.isfinite(peak) or peak <= 0:
         return phase
-    logmag = np.log(np.maximum(mag, peak * 1e-10))
+    logmag = np.log(np.maximum(mag, peak * np.float32(1e-10)))
     # per bin; 0 at DC and Nyquist, where |X| is even in frequency (one-sided differences are wrong)
     dlog_df = np.gradient(logmag, axis=0) if n_freq > 1 else np.zeros_like(logmag)
     dlog_df[0] = 0.0
     if n_fft % 2 == 0:
         dlog_df[-1] = 0.0
     dlog_dt = np.gradient(logmag, axis=1) if n_time > 1 else np.zeros_like(logmag)  # per frame
-    k = np.arange(n_freq)[:, None]
+    # the bin's own advance per frame, reduced mod 2 pi so float32 keeps it exact enough
+    advance = np.mod(2 * np.pi * hop_length * np.arange(n_freq) / n_fft, 2 * np.pi).astype(np.float32)[:, None]
     # centre-referenced phase: d(phase)/d(frame) and d(phase)/d(bin), from the Gaussian-window
     # Cauchy-Riemann relations; -pi per bin moves the reference from the window centre to the
     # frame start, the convention torch.stft uses
-    tgrad = hop_length * n_fft / gamma * dlog_df + 2 * np.pi * hop_length * k / n_fft
-    fgrad = -gamma / (hop_length * n_fft) * dlog_dt - np.pi
+    tgrad = np.float32(hop_length * n_fft / gamma) * dlog_df + advance
+    fgrad = np.float32(-gamma / (hop_length * n_fft)) * dlog_dt - np.float32(np.pi)
     # coefficients above the tolerance form islands (4-connected); each is integrated from its
     # largest coefficient, found by walking all of them loudest first; the rest keep their random phase
     floor = np.log(peak) - tol_db / 20 * np.log(10)
     todo = logmag >= floor
-    level = np.maximum((logmag - floor) * (20 / np.log(10) / BUCKET_DB), 0).astype(np.int64)
+    level = np.maximum((logmag - floor) * (20 / np.log(10) / BUCKET_DB), 0).astype(np.int32)
     _integrate(level, tgrad, fgrad, _descending(level, todo), todo, phase)
     # a real signal's DC and Nyquist coefficients are real: round their phase to 0 or pi (the
     # Gaussian model knows nothing of the mirrored negative frequencies that meet there)
@@ -403,7 +405,7 @@ def pghi(mag, n_fft: int, hop_length: int, win_length: int, tol_db: float = 60.0
     """
     gamma = HANN_GAMMA * win_length ** 2 if gamma is None else float(gamma)
     is_tensor = isinstance(mag, torch.Tensor)
-    arr = mag.detach().cpu().double().numpy() if is_tensor else np.asarray(mag, dtype=np.float64)
+    arr = mag.detach().cpu().float().numpy() if is_tensor else np.asarray(mag, dtype=np.float32)
     flat = arr.reshape(-1, *arr.shape[-2:])
     rng = np.random.default_rng(seed)
     phase = np.stack([_pghi_one(m, n_fft, hop_length, win_length, gamma, tol_db, rng) for m in flat])
