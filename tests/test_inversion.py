@@ -84,7 +84,8 @@ def test_pghi_phase_is_far_better_than_a_random_one(n_fft, hop, win):
     y_pghi = inversion.istft(torch.polar(mag, inversion.pghi(mag, n_fft, hop, win)), n_fft, hop, win, len(y))
     random = torch.rand(mag.shape, generator=torch.Generator().manual_seed(0)) * 2 * np.pi
     y_rand = inversion.istft(torch.polar(mag, random), n_fft, hop, win, len(y))
-    assert sc_of(y_pghi, mag, n_fft, hop, win) < -20
+    # at redundancy 8 a correct PGHI alone reaches about -43 dB on this chirp (-35 leaves margin)
+    assert sc_of(y_pghi, mag, n_fft, hop, win) < -35
     assert sc_of(y_pghi, mag, n_fft, hop, win) < sc_of(y_rand, mag, n_fft, hop, win) - 12
 
 
