@@ -359,6 +359,26 @@ def _descending(level, todo):  # pragma: no cover - numba
     return order
 
 
+def _slope(f: np.ndarray, known: np.ndarray, axis: int) -> np.ndarray:
+    """Derivative of f along axis per sample: central differences between known neighbours,
+    one-sided where only one neighbour is known, 0 where none is (f at unknown points unused)."""
+    f, known = np.moveaxis(f, axis, 0), np.moveaxis(known, axis, 0)
+    out = np.zeros_like(f)
+    if f.shape[0] < 2:
+        return np.moveaxis(out, 0, axis)
+    fwd = np.zeros(f.shape, bool)  # f[i + 1] known and usable from i
+    bwd = np.zeros(f.shape, bool)
+    fwd[:-1] = known[1:] & known[:-1]
+    bwd[1:] = known[:-1] & known[1:]
+    diff = f[1:] - f[:-1]  # diff[i] = f[i + 1] - f[i]
+    both = fwd & bwd
+    out[1:-1] = np.where(both[1:-1], 0.5 * (diff[1:] + diff[:-1]), 0)
+    only_fwd, only_bwd = fwd & ~bwd, bwd & ~fwd
+    out[:-1] = np.where(only_fwd[:-1], diff, out[:-1])
+    out[1:] = np.where(only_bwd[1:], diff, out[1:])
+    return np.moveaxis(out, 0, axis)
+
+
 def _pghi_one(mag: np.ndarray, n_fft: int, hop_length: int, win_length: int, gamma: float,
               tol_db: float, rng: np.random.Generator) -> np.ndarray:
     """PGHI phase (float64) of one (F, T) magnitude (float32 numpy: the gradients need no more)."""
@@ -369,12 +389,14 @@ def _pghi_one(mag: np.ndarray, n_fft: int, hop_length: int, win_length: int, gam
     if not np.isfinite(peak) or peak <= 0:
         return phase
     logmag = np.log(np.maximum(mag, peak * np.float32(1e-10)))
-    # per bin; 0 at DC and Nyquist, where |X| is even in frequency (one-sided differences are wrong)
-    dlog_df = np.gradient(logmag, axis=0) if n_freq > 1 else np.zeros_like(logmag)
-    dlog_df[0] = 0.0
+    # zeros (bins outside a front end's band, digital silence) are unknown, not very quiet: the
+    # slopes next to them are one-sided, else a 200 dB cliff becomes a huge phase gradient
+    known = mag > 0
+    dlog_df = _slope(logmag, known, axis=0)  # per bin
+    dlog_df[0] = 0.0  # |X| is even in frequency at DC and Nyquist
     if n_fft % 2 == 0:
         dlog_df[-1] = 0.0
-    dlog_dt = np.gradient(logmag, axis=1) if n_time > 1 else np.zeros_like(logmag)  # per frame
+    dlog_dt = _slope(logmag, known, axis=1)  # per frame
     # the bin's own advance per frame, reduced mod 2 pi so float32 keeps it exact enough
     advance = np.mod(2 * np.pi * hop_length * np.arange(n_freq) / n_fft, 2 * np.pi).astype(np.float32)[:, None]
     # centre-referenced phase: d(phase)/d(frame) and d(phase)/d(bin), from the Gaussian-window
