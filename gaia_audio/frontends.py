@@ -225,7 +225,7 @@ class Spectrogram(torch.nn.Module):
         return mag
 
     def invert(self, S: torch.Tensor, length: int | None = None, method: str = "pghi+fgla",
-               n_iter: int = inversion.DEFAULT_N_ITER, momentum: float = inversion.DEFAULT_MOMENTUM) -> torch.Tensor:
+               n_iter: int = inversion.DEFAULT_N_ITER, momentum: float | None = None) -> torch.Tensor:
         """Waveform of a spectrogram: :meth:`to_magnitude`, phase reconstruction, de-emphasis.
 
         Args:
