@@ -148,7 +148,7 @@ def _gaia_generator_forward(G, x: torch.Tensor, alpha1: torch.Tensor, alpha2: to
 def _vae_forward(vae, x: torch.Tensor, eps: torch.Tensor):
     """Posterior of x, a reparameterised sample with noise eps (b, code_dim), and its decoding."""
     mu, logvar = vae.encode_dist(x)
-    return vae.decode(mu + torch.exp(0.5 * logvar) * eps), mu, logvar
+    return vae.decode(vae.reparameterize(mu, logvar, eps=eps)), mu, logvar
 
 
 def step_modules(model: torch.nn.Module, kind: str, group: Group = Group(),

@@ -59,16 +59,18 @@ class VAE(AutoEncoder):
         return torch.cat([mu_c, mu_s], dim=1), torch.cat([logvar_c, logvar_s], dim=1)
 
     @staticmethod
-    def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
-                       generator: torch.Generator | None = None) -> torch.Tensor:
+    def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None,
+                       eps: torch.Tensor | None = None) -> torch.Tensor:
         """Sample ``mu + exp(logvar / 2)·ε`` with ε ~ N(0, 1), differentiably.
 
         Args:
             mu: (B, code_dim) means.
             logvar: (B, code_dim) log-variances.
             generator: optional random generator on ``mu``'s device, for reproducible draws.
+            eps: (B, code_dim) the noise itself, drawn by the caller (then ``generator`` is unused).
         Returns:
             (B, code_dim) samples.
         """
-        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        if eps is None:
+            eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         return mu + torch.exp(0.5 * logvar) * eps
