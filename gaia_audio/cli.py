@@ -125,7 +125,21 @@ def _export_options(func):
 
 
 def _run_export(kind: str, make_results, opts: dict, inputs: list[str]) -> None:
-    """Load the model, build the continua with ``make_results(vm)``, print their notes, export them."""
+    """Load the model, build the continua with ``make_results(vm)``, print their notes, export them.
+
+    continuum.png is drawn by a worker process started before torch is imported here, so that
+    matplotlib's import runs beside torch's (plots.Worker); the callers import nothing heavy first.
+    """
+    import contextlib
+
+    from gaia_audio.plots import Worker
+
+    with contextlib.nullcontext() if opts["no_plot"] else Worker() as worker:
+        _export_with(kind, make_results, opts, inputs, worker)
+
+
+def _export_with(kind: str, make_results, opts: dict, inputs: list[str], worker) -> None:
+    """``_run_export``'s work, drawing continuum.png with ``worker`` (None: no figure)."""
     import torch
 
     from gaia_audio import continuum
@@ -151,8 +165,8 @@ def _run_export(kind: str, make_results, opts: dict, inputs: list[str]) -> None:
         "inputs": [{"path": str(p), "sha256": continuum.file_sha256(p)} for p in inputs],
         "notes": notes,
     }
-    out = continuum.export(results, opts["out_dir"], settings, provenance, opts["overwrite"], not opts["no_plot"],
-                           on_note=lambda note: click.echo(f"note: {note}", err=True))
+    out = continuum.export(results, opts["out_dir"], settings, provenance, opts["overwrite"], worker is not None,
+                           on_note=lambda note: click.echo(f"note: {note}", err=True), worker=worker)
     n_files = sum(len(r.waveforms) for r in results)
     click.echo(f"{n_files} sounds written to {out} (manifest.csv, provenance.json"
                f"{'' if opts['no_plot'] else ', continuum.png'})")
@@ -206,8 +220,6 @@ def morph(inputs, **opts):
       gaia-audio morph a.wav b.wav --steps 16 --model runs/zebra_finch --out morph_ab
       gaia-audio morph a.wav b.wav --alpha-range -0.25 1.25 --spacing equal -m runs/zf -o ab
     """
-    from gaia_audio.morph import morph_barycentric, morph_pair
-
     if opts["attribute"] is not None:  # one sound along a fitted attribute direction (analysis.py)
         from gaia_audio.analysis import attribute_maker
 
@@ -219,6 +231,8 @@ def morph(inputs, **opts):
         raise click.UsageError("give two INPUTS for a continuum, or three or more for a barycentric morph")
 
     def make(vm):
+        from gaia_audio.morph import morph_barycentric, morph_pair  # torch: imported after _run_export's start
+
         ends = [_load_endpoint(vm, p, opts["channel"]) for p in inputs]
         if len(ends) == 2:
             return [morph_pair(vm, ends[0], ends[1], opts["steps"], opts["alpha_range"], opts["path_kind"], opts["spacing"])]
@@ -244,14 +258,14 @@ def continuum(pairs, grid, **opts):
       gaia-audio continuum pairs.csv --steps 16 --model runs/zebra_finch --out continua
       gaia-audio continuum --grid a.wav b.wav c.wav d.wav --steps 5 -m runs/zebra_finch -o grid
     """
-    from gaia_audio.morph import morph_grid, morph_pair
-
     if (pairs is None) == (grid is None):
         raise click.UsageError("give either a PAIRS csv or --grid A B C D")
     if grid is not None:
         inputs = list(grid)
 
         def make(vm):
+            from gaia_audio.morph import morph_grid
+
             return [morph_grid(vm, [_load_endpoint(vm, p, opts["channel"]) for p in grid], opts["steps"])]
     else:
         from gaia_audio.continuum import read_pairs
@@ -260,6 +274,8 @@ def continuum(pairs, grid, **opts):
         inputs = list(dict.fromkeys(p for row in table for p in (row["a"], row["b"])))
 
         def make(vm):
+            from gaia_audio.morph import morph_pair
+
             ends = {p: _load_endpoint(vm, p, opts["channel"]) for p in inputs}
             return [morph_pair(vm, ends[row["a"]], ends[row["b"]], opts["steps"], opts["alpha_range"],
                                opts["path_kind"], opts["spacing"], row["name"]) for row in table]

@@ -20,13 +20,16 @@ import shutil
 import unicodedata
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from gaia_audio import audio
 from gaia_audio.errors import AudioError, DataError
-from gaia_audio.morph import MorphResult
+
+if TYPE_CHECKING:  # only annotations: importing this module stays free of torch
+    from gaia_audio.morph import MorphResult
+    from gaia_audio.plots import Worker
 
 #: Manifest columns, in order (those no row uses are left out; weight columns w0… follow v).
 COLUMNS = ("file", "pair", "step", "alpha", "u", "v", "duration_s", "file_duration_s", "level_db",
@@ -216,7 +219,7 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 def export(results: list[MorphResult], out_dir: str | os.PathLike, settings: ExportSettings | None = None,
            provenance: dict | None = None, overwrite: bool = False, plot: bool = True,
-           on_note: Callable[[str], None] | None = None) -> Path:
+           on_note: Callable[[str], None] | None = None, worker: Worker | None = None) -> Path:
     """Write continua as WAV files plus manifest.csv, provenance.json and continuum.png.
 
     One continuum goes straight into ``out_dir`` (``step_00.wav`` …); several go into one
@@ -231,6 +234,7 @@ def export(results: list[MorphResult], out_dir: str | os.PathLike, settings: Exp
         overwrite: replace an existing ``out_dir``.
         plot: draw continuum.png.
         on_note: called with each note the export adds (output resampled, levels turned down).
+        worker: draws continuum.png in its process (None: in this one).
     Returns:
         ``out_dir``.
     """
@@ -259,8 +263,9 @@ def export(results: list[MorphResult], out_dir: str | os.PathLike, settings: Exp
         if plot:
             from gaia_audio.plots import continuum_strip
 
-            continuum_strip(strips, tmp / "continuum.png", results[0].sr, hop_length=results[0].hop_length,
-                            freq_range=results[0].freq_range)
+            draw = worker.run if worker is not None else lambda func, *args, **kwargs: func(*args, **kwargs)
+            draw(continuum_strip, strips, tmp / "continuum.png", results[0].sr, hop_length=results[0].hop_length,
+                 freq_range=results[0].freq_range)
         _move_into_place(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
