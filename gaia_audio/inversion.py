@@ -9,7 +9,8 @@ Everything here assumes the STFT of ``torch.stft`` with a Hann window and ``cent
   Griffin-Lim algorithm", WASPAA): alternating projections with an inertial (momentum) step.
   Batched torch; runs unchanged on a GPU, with fused numba loops around torch's FFTs on the CPU.
 * :func:`reconstruct` — PGHI alone, FGLA alone, or PGHI then FGLA (the default: PGHI gives a good
-  phase in one pass, a few FGLA iterations refine it).
+  phase in one pass, a few FGLA iterations refine it; a strong low band, e.g. rumble, is first
+  re-solved apart by :func:`solve_low_band`, free of the sign walls FGLA leaves there).
 
 Plus :func:`mel_to_linear` (NNLS) and, re-exported from :mod:`gaia_audio.spectral_metrics`, the
 quality metrics ``spectral_convergence_db`` and ``log_spectral_distance_db``.
@@ -260,7 +261,7 @@ def solve_low_band(mag: torch.Tensor, phase: torch.Tensor, n_fft: int, hop_lengt
     while (hop_length % (2 * D) == 0 and n_fft % (2 * D) == 0 and win_length % (2 * D) == 0
            and n_fft // (2 * D) // 2 + 1 >= 4 * n_low):
         D *= 2
-    if D == 1 or not stages or mag.device.type != "cpu":
+    if D == 1 or not stages:
         return None
     energy = mag.square().sum(dim=-1)  # (B, F)
     strong = energy[:, :n_low].sum(-1) >= phase_walls.MIN_ENERGY * energy.sum(-1).clamp_min(1e-30)
@@ -345,8 +346,10 @@ def reconstruct(mag, n_fft: int, hop_length: int, win_length: int, method: str =
     Args:
         mag: (B, F, T) or (F, T) STFT magnitude (tensor or array), F = n_fft // 2 + 1.
         n_fft, hop_length, win_length: the STFT (Hann window, centred frames) of ``mag``.
-        method: "pghi+fgla" (PGHI phase refined by ``n_iter`` FGLA iterations), "pghi" (no
-            iterations), or "fgla" (``n_iter`` iterations from a random phase).
+        method: "pghi+fgla" (PGHI phase refined by ``n_iter`` FGLA iterations; where bins within
+            two main lobes of DC hold >= 5% of the energy, :func:`solve_low_band` re-solves them
+            first at about the cost of n_iter / 2 iterations, and (n_iter + 1) // 2 follow), "pghi"
+            (no iterations), or "fgla" (``n_iter`` iterations from a random phase).
         n_iter: FGLA iterations (ignored by "pghi").
         momentum: FGLA's inertial factor; None: ``DEFAULT_MOMENTUM[method]`` (0.99 from a random
             phase, 0.9 after PGHI).
