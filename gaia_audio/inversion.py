@@ -35,7 +35,8 @@ DEFAULT_N_ITER = 16  # FGLA iterations after PGHI (InversionConfig.n_iter; bench
 # SC in 16 iterations on every preset (benchmarks/inversion.py)
 DEFAULT_MOMENTUM = {"fgla": 0.99, "pghi+fgla": 0.9}
 # the low-band sub-problem solved after PGHI (gaia_audio.phase_walls): FGLA iterations per stage,
-# a wall flip between stages; on the decimated STFT all three cost about n_iter / 2 full iterations
+# a wall flip between stages; on the decimated STFT (bengalese_finch: D = 32) all three cost about
+# 1.5 full iterations
 LOW_BAND_STAGES = (12, 12, 12)
 
 
@@ -251,9 +252,9 @@ def solve_low_band(mag: torch.Tensor, phase: torch.Tensor, n_fft: int, hop_lengt
 
     The lowest ``n_fft // (2 D) + 1`` bins are treated as the STFT of the signal decimated by D
     (window, hop and n_fft divided by D, magnitudes by D; D the largest power of 2 that divides
-    them and leaves 4 x :func:`phase_walls.low_band_bins` bins), solved by FGLA in ``stages``
-    with the low band's sign walls flipped between stages (:mod:`gaia_audio.phase_walls`), at about
-    1/D of a full iteration's cost. Runs only where the low band holds at least
+    them and leaves at least 2 K - 1 bins, K = :func:`phase_walls.low_band_bins`: the low band and
+    about as many bins again), solved by FGLA in ``stages`` with the low band's sign walls flipped
+    between stages (:mod:`gaia_audio.phase_walls`), at about 1/D of a full iteration's cost. Runs only where the low band holds at least
     ``phase_walls.MIN_ENERGY`` of the energy and, after the first stage, ``phase_walls.MIN_SHARE``
     of the inconsistency; elsewhere it costs nothing (or one stage).
 
@@ -266,7 +267,7 @@ def solve_low_band(mag: torch.Tensor, phase: torch.Tensor, n_fft: int, hop_lengt
     n_low = phase_walls.low_band_bins(n_fft, win_length)
     D = 1
     while (hop_length % (2 * D) == 0 and n_fft % (2 * D) == 0 and win_length % (2 * D) == 0
-           and n_fft // (2 * D) // 2 + 1 >= 4 * n_low):
+           and n_fft // (2 * D) // 2 + 1 >= 2 * n_low - 1):
         D *= 2
     if D == 1 or not stages:
         return None
@@ -355,8 +356,8 @@ def reconstruct(mag, n_fft: int, hop_length: int, win_length: int, method: str =
         n_fft, hop_length, win_length: the STFT (Hann window, centred frames) of ``mag``.
         method: "pghi+fgla" (PGHI phase refined by ``n_iter`` FGLA iterations; where bins within
             two main lobes of DC hold >= 5% of the energy, :func:`solve_low_band` re-solves them
-            first at about the cost of n_iter / 2 iterations, and (n_iter + 1) // 2 follow), "pghi"
-            (no iterations), or "fgla" (``n_iter`` iterations from a random phase).
+            first, on a decimated STFT), "pghi" (no iterations), or "fgla" (``n_iter`` iterations
+            from a random phase).
         n_iter: FGLA iterations (ignored by "pghi").
         momentum: FGLA's inertial factor; None: ``DEFAULT_MOMENTUM[method]`` (0.99 from a random
             phase, 0.9 after PGHI).
@@ -382,10 +383,9 @@ def reconstruct(mag, n_fft: int, hop_length: int, win_length: int, method: str =
                 y = istft(_polar(mag_b, phase), n_fft, hop_length, win_length, length)
             else:
                 # a strong low band is re-solved first, without sign walls, on a decimated STFT
-                # that costs about n_iter / 2 full iterations; the other half follows on the full STFT
                 solved = solve_low_band(mag_b, phase, n_fft, hop_length, win_length, momentum) if n_iter else None
                 if solved is not None:
-                    phase, n_iter = solved, (n_iter + 1) // 2
+                    phase = solved
                 y = griffin_lim(mag_b, n_fft, hop_length, win_length, n_iter, momentum, phase, length)
     return y if batched else y[0]
 

@@ -212,7 +212,7 @@ def rumble_under_chirp(sr: int = 32000, seconds: float = 1.0) -> np.ndarray:
 
 def test_reconstruct_resolves_the_sign_walls_of_a_strong_low_band():
     # PGHI then 16 FGLA iterations left the rumble's sign flipped in stretches (-24.3 dB); the
-    # low band re-solved on a decimated STFT with its walls flipped away reaches -30.0 dB
+    # low band re-solved on a decimated STFT with its walls flipped away reaches -30.1 dB
     y = torch.from_numpy(rumble_under_chirp())
     mag = inversion.stft(y, 512, 64, 512).abs()
     plain = inversion.griffin_lim(mag, 512, 64, 512, 16, 0.9, inversion.pghi(mag, 512, 64, 512), len(y))
