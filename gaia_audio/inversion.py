@@ -266,8 +266,9 @@ def solve_low_band(mag: torch.Tensor, phase: torch.Tensor, n_fft: int, hop_lengt
     """
     n_low = phase_walls.low_band_bins(n_fft, win_length)
     D = 1
+    left = (n_fft - win_length) // 2  # the window's offset in the frame must decimate too
     while (hop_length % (2 * D) == 0 and n_fft % (2 * D) == 0 and win_length % (2 * D) == 0
-           and n_fft // (2 * D) // 2 + 1 >= 2 * n_low - 1):
+           and left % (2 * D) == 0 and n_fft // (2 * D) // 2 + 1 >= 2 * n_low - 1):
         D *= 2
     if D == 1 or not stages:
         return None
