@@ -254,9 +254,10 @@ def solve_low_band(mag: torch.Tensor, phase: torch.Tensor, n_fft: int, hop_lengt
     (window, hop and n_fft divided by D, magnitudes by D; D the largest power of 2 that divides
     them and leaves at least 2 K - 1 bins, K = :func:`phase_walls.low_band_bins`: the low band and
     about as many bins again), solved by FGLA in ``stages`` with the low band's sign walls flipped
-    between stages (:mod:`gaia_audio.phase_walls`), at about 1/D of a full iteration's cost. Runs only where the low band holds at least
-    ``phase_walls.MIN_ENERGY`` of the energy and, after the first stage, ``phase_walls.MIN_SHARE``
-    of the inconsistency; elsewhere it costs nothing (or one stage).
+    between stages (:mod:`gaia_audio.phase_walls`), at about 1/D of a full iteration's cost.
+    Runs only where the low band holds at least ``phase_walls.MIN_ENERGY`` of the energy and,
+    after the first stage, ``phase_walls.MIN_SHARE`` of the inconsistency; elsewhere it costs
+    nothing (or one stage).
 
     Args:
         mag: (B, F, T) STFT magnitude; phase: (B, F, T) starting phase (e.g. PGHI's).
