@@ -62,6 +62,9 @@ def detect_units(y: np.ndarray, sr: int, *, threshold_db: float = -30.0, min_dur
     hop_length = hop_length or max(1, round(sr / 1000))
     env_db = _envelope_db(_band_pass(y, sr, fmin, fmax), sr, hop_length)  # (n_frames,)
     frame_s = hop_length / sr
+    if max_duration < frame_s:  # no unit can be shorter than one frame of the envelope
+        raise AudioError(f"max_duration {max_duration} s is shorter than one envelope frame ({frame_s:g} s at "
+                         f"sr={sr}, hop_length={hop_length}): raise max_duration or lower hop_length")
     above = env_db > threshold_db
     runs = _runs(above)  # [(start_frame, stop_frame)] with stop exclusive
     longest = len(env_db) + 1  # caps infinite durations (no split, no merge limit) to whole numbers
@@ -76,9 +79,13 @@ def detect_units(y: np.ndarray, sr: int, *, threshold_db: float = -30.0, min_dur
 
 
 def _band_pass(y: np.ndarray, sr: int, fmin: float, fmax: float | None) -> np.ndarray:
-    """Zero-phase Butterworth band-, high- or low-pass; edges outside (0, sr/2) are ignored."""
+    """Zero-phase Butterworth band-, high- or low-pass; edges outside (0, sr/2) are ignored, and so
+    is a high-pass edge below a millionth of Nyquist (it would pass everything, and from about
+    1e-10 the filter's design is numerically singular)."""
     nyquist = sr / 2
-    low = fmin if fmin and 0 < fmin < nyquist else None
+    if fmax and 0 < fmax <= 1e-6 * nyquist:
+        raise AudioError(f"fmax {fmax:g} Hz is too low for sr={sr}: the analysis band would hold no sound")
+    low = fmin if fmin and 1e-6 * nyquist < fmin < nyquist else None
     high = fmax if fmax and (low or 0) < fmax < nyquist * 0.999 else None
     if low and high:
         sos = scipy.signal.butter(4, [low, high], btype="bandpass", fs=sr, output="sos")
@@ -126,7 +133,7 @@ def _split_long(run: tuple[int, int], env_db: np.ndarray, max_frames: int) -> li
         return [run]
     margin = max(1, (stop - start) // 10)  # never cut right at an edge
     inner = env_db[start + margin:stop - margin]
-    cut = start + margin + int(np.argmin(inner))
+    cut = start + margin + int(np.argmin(inner)) if inner.size else start + (stop - start) // 2
     return _split_long((start, cut), env_db, max_frames) + _split_long((cut, stop), env_db, max_frames)
 
 

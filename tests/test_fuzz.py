@@ -169,6 +169,12 @@ def test_zero_and_one_sample_files_at_extreme_rates(tmp_path, sr, n):
          max_duration=math.inf, min_silence=math.inf, fmin=500.0, fmax=None, hop_length=None)
 @example(sr=8000, n=3000, seed=0, special=None, level=1.0, threshold_db=-30.0, min_duration=0.03,
          max_duration=0.5, min_silence=math.nan, fmin=500.0, fmax=None, hop_length=-3)
+@example(sr=1, n=1, seed=1, special=None, level=1e-30, threshold_db=-30.0, min_duration=0.001,  # a frame is 1 s,
+         max_duration=0.5, min_silence=0.0, fmin=0.0, fmax=None, hop_length=None)  # longer than max_duration
+@example(sr=1, n=28, seed=0, special=None, level=0.0, threshold_db=-30.0, min_duration=0.001,  # fmin ~ 0:
+         max_duration=1.0, min_silence=0.0, fmin=1e-255, fmax=None, hop_length=None)  # a singular design
+@example(sr=1, n=28, seed=0, special=None, level=0.0, threshold_db=-30.0, min_duration=0.001,
+         max_duration=1.0, min_silence=0.0, fmin=0.0, fmax=1e-9, hop_length=None)
 def test_detect_units_any_signal_and_settings(sr, n, seed, special, level, threshold_db, min_duration, max_duration,
                                               min_silence, fmin, fmax, hop_length):
     rng = np.random.default_rng(seed)

@@ -63,6 +63,15 @@ def test_long_units_are_split_not_dropped():
     assert pieces[1][0] == pytest.approx(0.25, abs=0.03)  # cut at the envelope's dip
 
 
+def test_units_of_a_few_frames_split_down_to_single_frames():
+    # frames of 1 s (sr=1): a 3-frame unit with max_duration 1 s leaves a 2-frame piece with no
+    # inner frame to cut at, which is split at its middle
+    assert segment.detect_units(np.ones(3), 1, max_duration=1.0, min_duration=0.5, fmin=0.0) == [
+        (0.0, 1.0), (1.0, 2.0), (2.0, 3.0)]
+    with pytest.raises(Exception, match="shorter than one envelope frame"):
+        segment.detect_units(np.ones(3), 1, max_duration=0.5, min_duration=0.1, fmin=0.0)
+
+
 def test_detect_units_silence_and_bad_input():
     assert segment.detect_units(np.zeros(8000, np.float32), 8000) == []
     with pytest.raises(Exception, match="mono"):
