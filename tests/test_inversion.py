@@ -226,13 +226,3 @@ def test_low_band_is_left_alone_without_rumble():
     mag = inversion.stft(y, 512, 64, 512).abs()[None]
     assert inversion.solve_low_band(mag, inversion.pghi(mag, 512, 64, 512), 512, 64, 512) is None
 
-
-def test_wall_signs_flip_after_each_dip():
-    from gaia_audio import phase_walls
-
-    mag = torch.ones(1, 9, 4)
-    est = mag.clone()
-    est[0, 3, :2] = 0.3  # a dip in the low band (bins 0-1) at frame 3
-    signs = phase_walls.wall_signs(est, mag, n_low=2)
-    assert signs.tolist() == [[1, 1, 1, -1, -1, -1, -1, -1, -1]]
-    assert phase_walls.low_band_share(est, mag, 2).item() == pytest.approx(1.0)
