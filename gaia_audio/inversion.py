@@ -239,17 +239,17 @@ def _project_extrapolate(X: torch.Tensor, mag: torch.Tensor, t_prev: torch.Tenso
 
 
 def _iterate(c: torch.Tensor, t_prev: torch.Tensor, mag_t: torch.Tensor, frames: _Frames, n_iter: int,
-             momentum: float) -> tuple[torch.Tensor, torch.Tensor | None]:
+             momentum: float, last_magnitude: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
     """n_iter FGLA iterations on (B, T, F) c (t_prev updated in place).
 
     Returns:
-        the new c, and the magnitude (B, T, F) of the last consistent estimate STFT(ISTFT(c))
-        (None when n_iter is 0).
+        the new c, and with ``last_magnitude`` the magnitude (B, T, F) of the last consistent
+        estimate STFT(ISTFT(c)) (None otherwise, or when n_iter is 0).
     """
     est = None
     for i in range(n_iter):
         Z = frames.stft(frames.istft(c))
-        if i == n_iter - 1:
+        if last_magnitude and i == n_iter - 1:
             est = Z.abs()
         c = _project_extrapolate(Z, mag_t, t_prev, momentum)
     return c, est
@@ -295,7 +295,7 @@ def solve_low_band(mag: torch.Tensor, phase: torch.Tensor, n_fft: int, hop_lengt
     t_prev = c.clone()
     with _one_cpu_thread(frames.cpu):
         for i, n_iter in enumerate(stages):
-            c, est = _iterate(c, t_prev, mag_d, frames, n_iter, momentum)
+            c, est = _iterate(c, t_prev, mag_d, frames, n_iter, momentum, last_magnitude=True)
             if i == 0:
                 strong &= phase_walls.low_band_share(est, mag_d, n_low) >= phase_walls.MIN_SHARE
                 if not bool(strong.any()):
@@ -347,8 +347,7 @@ def griffin_lim(mag: torch.Tensor, n_fft: int, hop_length: int, win_length: int,
     c = _polar(mag_t, phase.transpose(1, 2).contiguous())  # the extrapolated estimate c_n
     t_prev = c.clone()  # the last magnitude projection t_{n-1}
     with _one_cpu_thread(frames.cpu):
-        for _ in range(n_iter):
-            c = _project_extrapolate(frames.stft(frames.istft(c)), mag_t, t_prev, momentum)
+        c, _ = _iterate(c, t_prev, mag_t, frames, n_iter, momentum)
         c = c * (mag_t / c.abs().clamp_min(1e-30))  # back onto the given magnitude
         y = _fit(frames.istft(c), length)
     return y if batched else y[0]
