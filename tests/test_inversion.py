@@ -112,6 +112,23 @@ def test_pghi_treats_zeroed_bins_as_unknown():
     y_pghi = inversion.istft(torch.polar(mag, inversion.pghi(mag, 512, 64, 512)), 512, 64, 512, len(y))
     assert sc_of(y_pghi, mag, 512, 64, 512) < -30
 
+def test_pghi_stays_exact_on_a_long_recording():
+    # the phase is integrated in float32, wrapped as it goes: a 40 s tone (12500 frames) must come
+    # out as well as a short one, with every phase in [0, 2 pi]
+    sr, seconds = 16000, 40.0
+    t = np.arange(int(sr * seconds)) / sr
+    y = torch.from_numpy((0.5 * np.sin(2 * np.pi * 1234.5 * t) * np.minimum(1, np.minimum(t, seconds - t) / 0.05)).astype(np.float32))
+    mag = inversion.stft(y, 512, 64, 512).abs()
+    phase = inversion.pghi(mag, 512, 64, 512)
+    assert phase.dtype == torch.float32 and float(phase.min()) >= 0 and float(phase.max()) <= 2 * np.pi
+    head = slice(0, 200 * 64)
+    short = inversion.stft(y[head], 512, 64, 512).abs()
+    sc_short = sc_of(inversion.istft(torch.polar(short, inversion.pghi(short, 512, 64, 512)), 512, 64, 512, head.stop),
+                     short, 512, 64, 512)
+    sc_long = sc_of(inversion.istft(torch.polar(mag, phase), 512, 64, 512, len(y)), mag, 512, 64, 512)
+    assert sc_long < -25 and sc_long < sc_short + 1
+
+
 def test_pghi_keeps_the_kind_and_shape_and_survives_silence():
     mag = np.abs(np.random.default_rng(0).normal(size=(3, 129, 40)))
     phase = inversion.pghi(mag, 256, 64, 256)
