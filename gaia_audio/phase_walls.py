@@ -13,7 +13,7 @@ A wall leaves the consistent estimate's low-band energy below the target's for a
 :func:`wall_signs` flips the low band of every frame after each such dip (a sign per frame); the
 iterations that follow heal the flipped wall, which is no longer protected by the sign symmetry.
 
-Layout: (B, T, F) like :class:`gaia_audio.inversion._Frames`.
+Layout: (B, T, F), frames in time order (:func:`gaia_audio.inversion.solve_low_band`).
 """
 from __future__ import annotations
 
