@@ -7,8 +7,8 @@ a waveform whose STFT magnitude matches it (``--band``: only the bins in the pre
   * ``librosa.griffinlim`` with n_iter=32 and its other defaults (momentum 0.99, random phase);
   * our Fast Griffin-Lim, 32 iterations from a random phase (``inversion.griffin_lim``);
   * our PGHI alone (``reconstruct(method="pghi")``);
-  * PGHI then FGLA (``reconstruct()``'s default method, with the default n_iter, momentum and
-    frame groups per iteration).
+  * PGHI then FGLA (``reconstruct()``'s default method, with the default n_iter, momentum,
+    frame groups per iteration and cosets of frames solved in turn).
 
 Per method: spectral convergence (dB, lower is better), log-spectral distance (dB), seconds (the
 best of ``--repeats`` runs, summed over the preset's signals), how many times faster than real
@@ -105,7 +105,8 @@ def run_preset(preset: str, repeats: int, band: bool = False) -> list[dict]:
         "ours: FGLA (32 it., random phase)": lambda M, n: inversion.reconstruct(
             M, n_fft, hop, win, method="fgla", n_iter=32, length=n),
         "ours: PGHI": lambda M, n: inversion.reconstruct(M, n_fft, hop, win, method="pghi", length=n),
-        f"ours: PGHI+FGLA ({inversion.DEFAULT_N_ITER} it. x {inversion.DEFAULT_GROUPS} groups, default)":
+        f"ours: PGHI+FGLA ({inversion.DEFAULT_N_ITER} it., {inversion.DEFAULT_GROUPS} groups, "
+        f"{inversion.coset_count(hop, win)} cosets, default)":
             lambda M, n: inversion.reconstruct(M, n_fft, hop, win, length=n),
     }
     rows = {name: dict(sc=[], lsd=[], weight=[], seconds=0.0) for name in methods}

@@ -44,8 +44,8 @@ class InversionConfig:
     """Phase reconstruction (``inversion.reconstruct`` arguments)."""
 
     method: str = "pghi+fgla"  # "pghi" | "fgla" | "pghi+fgla"
-    n_iter: int = 16  # FGLA iterations after PGHI (= inversion.DEFAULT_N_ITER; benchmarks/inversion.py)
-    momentum: float | None = None  # FGLA's alpha; None = the method's (inversion.DEFAULT_MOMENTUM)
+    n_iter: int = 20  # FGLA iterations after PGHI (= inversion.DEFAULT_N_ITER; benchmarks/inversion.py)
+    momentum: float | None = None  # FGLA's alpha; None = the method's (inversion.DEFAULT_MOMENTUM, COSET_MOMENTUM)
 
 
 @dataclass

@@ -9,8 +9,9 @@ Everything here assumes the STFT of ``torch.stft`` with a Hann window and ``cent
   :mod:`gaia_audio.fgla` and re-exported here: alternating projections with momentum, optionally
   as Gauss-Seidel sweeps over groups of frames.
 * :func:`reconstruct` — PGHI alone, FGLA alone, or PGHI then FGLA (the default: PGHI gives a good
-  phase in one pass, a few grouped FGLA sweeps refine it; a strong low band, e.g. rumble, is
-  first re-solved apart by :func:`solve_low_band`, free of the sign walls FGLA leaves there).
+  phase in one pass, a few grouped FGLA sweeps refine it, over cosets of the frames in turn where
+  the STFT is redundant enough; a strong low band, e.g. rumble, is first re-solved apart by
+  :func:`solve_low_band`, free of the sign walls FGLA leaves there).
 
 Plus :func:`mel_to_linear` (NNLS) and, re-exported from :mod:`gaia_audio.spectral_metrics`, the
 quality metrics ``spectral_convergence_db`` and ``log_spectral_distance_db``.
@@ -26,11 +27,16 @@ from gaia_audio.fgla import State, Sweep, as_batch, griffin_lim, hann_window, on
 from gaia_audio.pghi import pghi
 
 METHODS = ("pghi+fgla", "pghi", "fgla")
-DEFAULT_N_ITER = 16  # FGLA iterations after PGHI (InversionConfig.n_iter; benchmarks/inversion.py)
+# FGLA iterations after PGHI (InversionConfig.n_iter; benchmarks/inversion.py): with cosets, 20
+# reach 10.5-15.7 dB better SC than librosa's 32-iteration Griffin-Lim on every preset, in
+# 0.17-0.18x its time (16: mouse_usv 9.6 dB)
+DEFAULT_N_ITER = 20
 # FGLA's alpha when none is given (InversionConfig.momentum = None): Perraudin et al.'s 0.99 from a
 # random phase; after PGHI, whose phase is already close, 0.9 overshoots less and gains 0.5-1.3 dB
-# SC in 16 iterations on every preset (benchmarks/inversion.py)
+# SC in 16 iterations on every preset; over cosets (COSET_MOMENTUM) 0.95 gains 0.1-0.3 dB more
+# (benchmarks/inversion.py), but loses 0.6 dB without them (starling)
 DEFAULT_MOMENTUM = {"fgla": 0.99, "pghi+fgla": 0.9}
+COSET_MOMENTUM = 0.95
 # the low-band sub-problem solved after PGHI (gaia_audio.phase_walls): FGLA iterations per stage,
 # a wall flip between stages; on the decimated STFT (bengalese_finch: D = 32) all three cost about
 # 1.5 full iterations
@@ -39,6 +45,17 @@ LOW_BAND_STAGES = (12, 12, 12)
 # iterations 0.3-1.5 dB better SC than one group on every preset of benchmarks/inversion.py, for
 # 0-12 % more time per iteration (smaller FFT batches); 8 groups gain at most 0.1 dB more
 DEFAULT_GROUPS = 4
+# after PGHI, FGLA splits the frames into cosets that still overlap this much (win_length / their
+# hop) and solves them in turn (griffin_lim's cosets): on the presets' 8-fold overlap 2 cosets
+# gain 0.7-1.5 dB SC over sweeps of all frames at 20 iterations (benchmarks/inversion.py), with
+# 16-fold overlap 4 cosets 1.7 dB; with starling's 5-fold overlap, cosets overlapping 2.5-fold
+# lose 1.2 dB, so there is one
+MIN_COSET_OVERLAP = 4
+
+
+def coset_count(hop_length: int, win_length: int) -> int:
+    """How many cosets of frames FGLA solves in turn after PGHI: each overlaps MIN_COSET_OVERLAP-fold at least."""
+    return max(1, win_length // (MIN_COSET_OVERLAP * hop_length))
 
 
 # ---- STFT helpers (the convention every function here assumes) --------------------------------
@@ -145,13 +162,14 @@ def reconstruct(mag, n_fft: int, hop_length: int, win_length: int, method: str =
         mag: (B, F, T) or (F, T) STFT magnitude (tensor or array), F = n_fft // 2 + 1.
         n_fft, hop_length, win_length: the STFT (Hann window, centred frames) of ``mag``.
         method: "pghi+fgla" (PGHI phase refined by ``n_iter`` FGLA iterations, each a sweep over
-            ``DEFAULT_GROUPS`` groups of frames; where bins within two main lobes of DC hold >= 5%
-            of the energy, :func:`solve_low_band` re-solves them first, on a decimated STFT),
-            "pghi" (no iterations), or "fgla" (``n_iter`` iterations of Perraudin et al.'s FGLA
-            from a random phase).
+            ``DEFAULT_GROUPS`` groups of frames, over :func:`coset_count` cosets of the frames in
+            turn and then all of them; where bins within two main lobes of DC hold >= 5% of the
+            energy, :func:`solve_low_band` re-solves them first, on a decimated STFT), "pghi"
+            (no iterations), or "fgla" (``n_iter`` iterations of Perraudin et al.'s FGLA from a
+            random phase).
         n_iter: FGLA iterations (ignored by "pghi").
         momentum: FGLA's inertial factor; None: ``DEFAULT_MOMENTUM[method]`` (0.99 from a random
-            phase, 0.9 after PGHI).
+            phase, 0.9 after PGHI), or ``COSET_MOMENTUM`` (0.95) after PGHI where there are cosets.
         length: samples of the output; None gives (T - 1) * hop_length.
     Returns:
         (B, length) or (length,) waveform tensor on the device of ``mag``.
@@ -162,8 +180,9 @@ def reconstruct(mag, n_fft: int, hop_length: int, win_length: int, method: str =
         raise ConfigError(f"unknown inversion method '{method}' (use one of {', '.join(METHODS)})")
     if n_iter < 0:
         raise ConfigError(f"inversion n_iter must be >= 0, got {n_iter}")
+    cosets = coset_count(hop_length, win_length)
     if momentum is None:
-        momentum = DEFAULT_MOMENTUM.get(method, 0.0)
+        momentum = COSET_MOMENTUM if method == "pghi+fgla" and cosets > 1 else DEFAULT_MOMENTUM.get(method, 0.0)
     mag_b, batched = as_batch(mag)
     with one_cpu_thread(mag_b.device.type == "cpu"):
         if method == "fgla":
@@ -178,7 +197,7 @@ def reconstruct(mag, n_fft: int, hop_length: int, win_length: int, method: str =
                 if solved is not None:
                     phase = solved
                 y = griffin_lim(mag_b, n_fft, hop_length, win_length, n_iter, momentum, phase, length,
-                                groups=DEFAULT_GROUPS)
+                                groups=DEFAULT_GROUPS, cosets=cosets)
     return y if batched else y[0]
 
 

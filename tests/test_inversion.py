@@ -110,14 +110,20 @@ def test_reconstruct_methods_give_the_requested_length(method):
 
 
 def test_reconstruct_default_momentum_depends_on_the_start():
-    # 0.99 (Perraudin et al.) from a random phase, a gentler 0.9 after PGHI's already-close phase
+    # 0.99 (Perraudin et al.) from a random phase, a gentler 0.9 after PGHI's already-close phase,
+    # 0.95 over cosets of frames (hop 32: 8-fold overlap, 2 cosets; hop 64: none)
     y = torch.from_numpy(chirp())
-    mag = inversion.stft(y, 256, 32, 256).abs()
-    for method, alpha in (("fgla", 0.99), ("pghi+fgla", 0.9)):
-        default = inversion.reconstruct(mag, 256, 32, 256, method=method, n_iter=4, length=len(y))
-        explicit = inversion.reconstruct(mag, 256, 32, 256, method=method, n_iter=4, momentum=alpha, length=len(y))
+    for hop, method, alpha in ((32, "fgla", 0.99), (32, "pghi+fgla", 0.95), (64, "pghi+fgla", 0.9)):
+        mag = inversion.stft(y, 256, hop, 256).abs()
+        default = inversion.reconstruct(mag, 256, hop, 256, method=method, n_iter=4, length=len(y))
+        explicit = inversion.reconstruct(mag, 256, hop, 256, method=method, n_iter=4, momentum=alpha, length=len(y))
         torch.testing.assert_close(default, explicit, atol=0, rtol=0)
-    assert inversion.DEFAULT_MOMENTUM == {"fgla": 0.99, "pghi+fgla": 0.9}
+    assert inversion.DEFAULT_MOMENTUM == {"fgla": 0.99, "pghi+fgla": 0.9} and inversion.COSET_MOMENTUM == 0.95
+
+
+@pytest.mark.parametrize("hop,win,cosets", [(32, 256, 2), (64, 256, 1), (44, 220, 1), (16, 256, 4), (64, 512, 2)])
+def test_cosets_keep_at_least_4_fold_overlap(hop, win, cosets):
+    assert inversion.coset_count(hop, win) == cosets
 
 def test_reconstruct_rejects_bad_settings():
     mag = torch.ones(129, 8)
