@@ -358,8 +358,8 @@ def griffin_lim(mag: torch.Tensor, n_fft: int, hop_length: int, win_length: int,
         seed: seed of the random starting phase.
         groups: frame groups per iteration (frame t in group t % G; a coset holds G / C of
             them); 1 is Perraudin et al.'s FGLA.
-        cosets: frame cosets solved in turn before the closing sweeps (at most T); 1 is
-            Perraudin et al.'s FGLA.
+        cosets: frame cosets solved in turn before the closing sweeps (at most T); 1 sweeps
+            all frames throughout.
     Returns:
         (B, length) waveform (the ISTFT of the last magnitude projection), or (length,) for an
         unbatched ``mag``.

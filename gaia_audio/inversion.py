@@ -48,8 +48,8 @@ DEFAULT_GROUPS = 4
 # after PGHI, FGLA splits the frames into cosets that still overlap this much (win_length / their
 # hop) and solves them in turn (griffin_lim's cosets): on the presets' 8-fold overlap 2 cosets
 # gain 0.7-1.5 dB SC over sweeps of all frames at 20 iterations (benchmarks/inversion.py), with
-# 16-fold overlap 4 cosets 1.7 dB; with starling's 5-fold overlap, cosets overlapping 2.5-fold
-# lose 1.2 dB, so there is one
+# 16-fold overlap 4 cosets 1.7 dB (at 16); with starling's 5-fold overlap, cosets overlapping
+# 2.5-fold lose 1.2 dB, so there is one
 MIN_COSET_OVERLAP = 4
 
 
