@@ -19,17 +19,22 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed
 
 # The main job on real recordings: fetch and segment the Sound Analysis Pro zebra finch songs,
-# train the small GAIA on the CPU (recipes/zebra_finch.yaml, ~10 min), then write a 16-step
-# continuum between two real syllables with its manifest, provenance and continuum.png.
+# train the small GAIA on the CPU (built-in recipe zebra_finch: recipes/zebra_finch.yaml, ~10 min),
+# then write a 16-step continuum between two real syllables with its manifest, provenance and continuum.png.
 DEMO_A ?= data/zebra_finch/units/samba_003.wav
 DEMO_B ?= data/zebra_finch/units/flashcam_003.wav
 demo: venv
-	$(PY) datasets/zebra_finch/prepare.py --out data/zebra_finch
+	$(PY) -m gaia_audio prepare zebra_finch --out data/zebra_finch
 	rm -rf demo/run
-	$(PY) -m gaia_audio train recipes/zebra_finch.yaml --run-dir demo/run
+	$(PY) -m gaia_audio train zebra_finch --run-dir demo/run
 	$(PY) -m gaia_audio morph $(DEMO_A) $(DEMO_B) --steps 16 --model demo/run --out demo/continuum --overwrite
 
+# The layout holds from here on: ruff (style, import order, complexity <= 15), the import contract
+# (imports run one way along the data flow, pyproject.toml [tool.importlinter]), then the tests,
+# the built wheel's among them (tests/test_wheel.py).
 test: venv
+	$(VENV)/bin/ruff check gaia_audio tests benchmarks
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q tests
 
 bench: venv

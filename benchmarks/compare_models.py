@@ -1,5 +1,5 @@
 """GAIA against its baselines: train GAIA, AE and VAE with one budget on the real zebra finch
-songs and print the evaluation metrics (gaia_audio/evaluate.py) side by side.
+songs and print the evaluation metrics (gaia_audio/analysis/evaluate.py) side by side.
 
 The claim under test: GAIA's reconstructions are as sharp as the AE's, and its midpoints more
 realistic than both baselines' (a critic trained from scratch tells them from real tiles less
@@ -32,14 +32,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
 
-    from gaia_audio.bench import _train_kinds
+    from gaia_audio.analysis.evaluate import evaluate_run, markdown_table
+    from gaia_audio.bench.run import train_kinds
     from gaia_audio.errors import GaiaError
-    from gaia_audio.evaluate import evaluate_run, markdown_table
 
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
     overrides = (f"data.holdout={args.holdout}", *args.overrides)
     try:
-        runs = _train_kinds(REPO / "recipes" / "zebra_finch.yaml", kinds, args.steps, args.out, overrides,
+        runs = train_kinds(REPO / "recipes" / "zebra_finch.yaml", kinds, args.steps, args.out, overrides,
                             not args.quiet)
         results = {kind: evaluate_run(run, n_pairs=args.pairs, critic_steps=args.critic_steps)
                    for kind, run in runs.items()}

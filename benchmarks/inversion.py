@@ -41,8 +41,11 @@ sys.path.insert(0, str(REPO))
 
 import librosa  # noqa: E402
 
-from gaia_audio import audio, inversion  # noqa: E402
-from gaia_audio.frontends import PRESETS  # noqa: E402
+from gaia_audio import inversion  # noqa: E402
+from gaia_audio.io import audio  # noqa: E402
+from gaia_audio.spectral.metrics import log_spectral_distance_db, spectral_convergence_db  # noqa: E402
+from gaia_audio.spectral.presets import PRESETS  # noqa: E402
+from gaia_audio.spectral.stft import stft  # noqa: E402
 from tests.conftest import CACHE, fetch_vocalpy_songs  # noqa: E402
 
 WHEEL_EXTRAS = {"bengalese_finch": ("bl26lb16.wav",), "mouse_usv": ("BM003.wav",)}
@@ -113,7 +116,7 @@ def run_preset(preset: str, repeats: int, band: bool = False) -> list[dict]:
     duration = sum(len(y) for _, y in sigs) / sr
     mags = []
     for _, y in sigs:
-        mag = inversion.stft(torch.from_numpy(y), n_fft, hop, win).abs()  # (F, T)
+        mag = stft(torch.from_numpy(y), n_fft, hop, win).abs()  # (F, T)
         if band:
             freqs = torch.arange(mag.shape[0]) * sr / n_fft
             mag[(freqs < p["fmin"]) | (freqs >= p["fmax"])] = 0
@@ -126,9 +129,9 @@ def run_preset(preset: str, repeats: int, band: bool = False) -> list[dict]:
                 y_hat = func(mag, len(y))
                 best[name, i] = min(best[name, i], time.perf_counter() - start)
                 if repeat == 0:
-                    est = inversion.stft(torch.as_tensor(np.asarray(y_hat, np.float32)), n_fft, hop, win).abs()
-                    rows[name]["sc"].append(inversion.spectral_convergence_db(mag, est))
-                    rows[name]["lsd"].append(inversion.log_spectral_distance_db(mag, est))
+                    est = stft(torch.as_tensor(np.asarray(y_hat, np.float32)), n_fft, hop, win).abs()
+                    rows[name]["sc"].append(spectral_convergence_db(mag, est))
+                    rows[name]["lsd"].append(log_spectral_distance_db(mag, est))
                     rows[name]["weight"].append(len(y))
     for (name, _), seconds in best.items():
         rows[name]["seconds"] += seconds
@@ -156,7 +159,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     rows = [row for preset in args.presets for row in run_preset(preset, max(1, args.repeats), args.band)]
     print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), librosa {librosa.__version__}, "
-          f"best of {args.repeats}; {'band-limited' if args.band else 'full-band'} magnitudes; spectral convergence (SC) and log-spectral distance (LSD) are "
+          f"best of {args.repeats}; {'band-limited' if args.band else 'full-band'} magnitudes; "
+          "spectral convergence (SC) and log-spectral distance (LSD) are "
           "duration-weighted means over each preset's signals\n")
     print("| preset (STFT) | signal | method | SC dB | LSD dB | seconds | × real time | time / librosa |")
     print("|---|---|---|---:|---:|---:|---:|---:|")

@@ -89,8 +89,8 @@ def _anon_kb() -> int:
 
 def build_cache_child(root: Path) -> None:
     """(Run in a fresh process.) Build the cache and print its peak memory as JSON."""
-    from gaia_audio.data import build_tile_cache
-    from gaia_audio.frontends import make_frontend
+    from gaia_audio.data.cache import build_tile_cache
+    from gaia_audio.spectral.presets import make_frontend
 
     peak_anon = [0]
     stop = threading.Event()
@@ -114,8 +114,9 @@ def build_cache_child(root: Path) -> None:
 
 def loader_rate(root: Path, batch_size: int, n_batches: int) -> float:
     """Tiles/s that BatchSampler (with augmentation) delivers from the memory-mapped cache."""
-    from gaia_audio.data import BatchSampler, build_tile_cache
-    from gaia_audio.frontends import make_frontend
+    from gaia_audio.data.cache import build_tile_cache
+    from gaia_audio.data.sampler import BatchSampler
+    from gaia_audio.spectral.presets import make_frontend
 
     frontend = make_frontend("zebra_finch")
     tiles = build_tile_cache(root, frontend, cache_dir=root / "cache", progress=False)
@@ -135,18 +136,18 @@ def step_rate(tile_shape: tuple[int, int, int], batch_size: int, n_steps: int) -
 
     from gaia_audio.config import Config
     from gaia_audio.models import build_model
-    from gaia_audio.train import make_optimizers, train_step
+    from gaia_audio.training.objectives import make_objective
 
     torch.manual_seed(0)
     config = Config()
     model = build_model(tile_shape, kind="gaia", size="small")
-    optimizers = make_optimizers(model, config)
+    objective = make_objective(model, config.train.lr_max, config.train.distance_weight)
     x = torch.rand(batch_size, *tile_shape)
-    alphas = torch.Generator().manual_seed(1)
+    noise = torch.Generator().manual_seed(1)
     times = []
     for i in range(n_steps + 1):
         start = time.perf_counter()
-        train_step(model, x, optimizers, alphas, "gaia", config.train.lr_max, config.train.distance_weight)
+        objective.step(x, noise)
         if i:
             times.append(time.perf_counter() - start)
     return batch_size / min(times)

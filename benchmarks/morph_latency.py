@@ -18,7 +18,7 @@ Times, in the same run and interleaved, several repeats of:
 Prints a markdown table (wall time, and the CPU time the process used, which a busy machine
 inflates less) and the ratio of the morph to the floor (target: <= 2x), to ``import torch``
 and to the bare ``import gaia_audio``. The morph draws continuum.png in a second process that
-imports matplotlib while the first imports torch (plots.Worker), so on a machine whose second
+imports matplotlib while the first imports torch (figures.Worker), so on a machine whose second
 core is busy it loses that overlap: run it on a quiet machine.
 
     python benchmarks/morph_latency.py                      # trains a throwaway small model first
@@ -67,7 +67,7 @@ def train_small_model(folder: Path) -> Path:
     import soundfile as sf
 
     from gaia_audio.config import load_config
-    from gaia_audio.train import train
+    from gaia_audio.training.loop import train
 
     data = folder / "data"
     (data / "units").mkdir(parents=True)
@@ -138,7 +138,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for name, ts in times.items():
         med = statistics.median(ts)
-        print(f"| {name} | {med:.3f} | {min(ts):.3f} | {max(ts):.3f} | {med / floor:.2f} | {statistics.median(cpu[name]):.2f} |")
+        print(f"| {name} | {med:.3f} | {min(ts):.3f} | {max(ts):.3f} | {med / floor:.2f} | "
+              f"{statistics.median(cpu[name]):.2f} |")
     morph = statistics.median(times[names[-1]])
     bare = statistics.median(times[names[0]])
     torch_only = statistics.median(times[names[1]])

@@ -20,14 +20,14 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from gaia_audio.train import step_modules, train_step
 from gaia_audio.models import build_model, count_parameters
+from gaia_audio.training.objectives import make_objective
 
 
 def default_tile_shape() -> tuple[int, int, int]:
     """(1, n_freq, n_frames) of the zebra_finch preset, or (1, 80, 64) if the front end is unavailable."""
     try:
-        from gaia_audio.frontends import make_frontend
+        from gaia_audio.spectral.presets import make_frontend
 
         return (1, *make_frontend(preset="zebra_finch").tile_shape)
     except Exception:  # the front end is optional for this benchmark
@@ -48,14 +48,12 @@ def matmul_peak(sizes: tuple[int, ...] = (1024, 2048, 4096), repeats: int = 5) -
 
 
 def make_step(model: torch.nn.Module, x: torch.Tensor):
-    """A closure doing one GAIA training step on batch ``x`` (B, C, H, W): ``train.train_step`` itself."""
-    optimizers = {"generator": torch.optim.Adam(model.generator.parameters(), lr=1e-4, eps=1e-8),
-                  "discriminator": torch.optim.Adam(model.discriminator.parameters(), lr=1e-4, eps=1e-8)}
-    alpha_gen = torch.Generator().manual_seed(0)
-    nets = step_modules(model, "gaia")
+    """A closure doing one GAIA training step on batch ``x`` (B, C, H, W): the training loop's own step."""
+    objective = make_objective(model, lr_max=1e-4, distance_weight=5e-5)
+    noise = torch.Generator().manual_seed(0)
 
     def step() -> None:
-        train_step(model, x, optimizers, alpha_gen, "gaia", lr_max=1e-4, distance_weight=5e-5, nets=nets)
+        objective.step(x, noise)
 
     return step
 
@@ -109,7 +107,8 @@ def main() -> None:
                       args.steps, args.channels_last) for size in args.sizes]
     print(f"\nGAIA training step, tile {tile_shape}, {torch.get_num_threads()} threads, torch {torch.__version__}, "
           f"fp32 matmul peak {peak:.1f} GFLOP/s\n")
-    print("| preset | batch | params G / D | GFLOP/step | s/step best (median) | tiles/s | GFLOP/s | % of matmul peak |")
+    print("| preset | batch | params G / D | GFLOP/step | s/step best (median) | tiles/s | GFLOP/s "
+          "| % of matmul peak |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['size']} | {r['batch']} | {r['params_G'] / 1e6:.2f}M / {r['params_D'] / 1e6:.2f}M | "

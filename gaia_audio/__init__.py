@@ -1,13 +1,22 @@
-"""gaia-audio: learn the space of vocalizations with GAIA and morph between them."""
+"""gaia-audio: learn the space of vocalizations with GAIA and morph between them.
+
+    from gaia_audio import continuum, load_model
+    m = load_model("runs/zebra_finch")                  # a run folder or its model.safetensors
+    result = continuum(m, y_a, y_b, sr, steps=16)       # result.waveforms, result.sr, result.rows
+"""
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "load_model"]
+__all__ = ["__version__", "continuum", "load_model"]
 
 
 def __getattr__(name: str):
     """Import the API on first use, so ``import gaia_audio`` stays light (no torch)."""
     if name == "load_model":
-        from gaia_audio.api import load_model
+        from gaia_audio.morph.model import load_model
 
         return load_model
+    if name == "continuum":
+        from gaia_audio.morph.series import continuum
+
+        return continuum
     raise AttributeError(f"module 'gaia_audio' has no attribute {name!r}")

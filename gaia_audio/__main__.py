@@ -1,3 +1,3 @@
-from gaia_audio.cli import main
+from gaia_audio.cli.main import main
 
 main()

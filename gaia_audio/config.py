@@ -22,7 +22,7 @@ from gaia_audio.errors import ConfigError
 
 @dataclass
 class FrontendConfig:
-    """Spectrogram front end (fields are ``frontends.Spectrogram`` arguments; None = from preset)."""
+    """Spectrogram front end (fields are ``spectral.frontend.Spectrogram`` arguments; None = from preset)."""
 
     preset: str | None = "zebra_finch"
     kind: str | None = None  # "linear" (band-limited STFT) | "mel"
@@ -71,7 +71,7 @@ class DataConfig:
     kind: str = "audio"  # "audio" (manifest of sound files) | "images" (manifest of image files) | "lines"
     root: str = "data/zebra_finch"  # dataset folder, holds manifest.csv
     manifest: str = "manifest.csv"  # relative to root
-    prepare: str | None = "zebra_finch"  # datasets/<name>/prepare.py run when root is absent
+    prepare: str | None = "zebra_finch"  # an example dataset fetched when root has no manifest (FETCHABLE_DATASETS)
     cache_dir: str | None = None  # tile cache; default <root>/cache
     holdout: float = 0.1  # fraction of units kept out of training (for evaluation)
     augment: bool = True  # time shift, gain, small frequency shift
@@ -92,7 +92,6 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N"
     amp: bool = True  # mixed precision on CUDA (ignored on CPU)
-    num_workers: int = 0
     threads: int = 0  # torch CPU threads, 0 = torch's default
     log_every: int = 10
     checkpoint_every: int = 200
@@ -239,14 +238,42 @@ def apply_overrides(data: dict, overrides: list[str] | tuple[str, ...]) -> dict:
     return out
 
 
+#: the built-in recipes, shipped inside the package (``recipes/`` in a checkout is a link to them)
+RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
+
+
+def builtin_recipes() -> list[str]:
+    """Names of the built-in recipes (``gaia-audio train NAME``)."""
+    return sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
+
+
+def resolve_recipe(recipe: str | os.PathLike) -> Path:
+    """A recipe file: ``recipe`` itself when it is a path to a file, else the built-in recipe of that name.
+
+    Raises:
+        ConfigError: neither a file nor a built-in recipe's name.
+    """
+    path = Path(recipe)
+    if path.is_file() or os.sep in str(recipe) or path.suffix in (".yaml", ".yml"):
+        return path
+    if str(recipe) in builtin_recipes():
+        return RECIPES_DIR / f"{recipe}.yaml"
+    raise ConfigError(f"no such recipe file, nor a built-in recipe (built-in: {', '.join(builtin_recipes())})",
+                      recipe)
+
+
 def load_config(path: str | os.PathLike | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
-    """Load a recipe (with includes) and apply overrides into a validated :class:`Config`."""
+    """Load a recipe (a file, or a built-in recipe's name, with includes) and apply overrides into a
+    validated :class:`Config`."""
+    path = resolve_recipe(path) if path is not None else None
     data = load_recipe_dict(path) if path is not None else {}
     data = apply_overrides(data, overrides)
     source = f"{path} (with --set)" if overrides and path else (str(path) if path else "--set")
     return check_values(from_dict(Config, data, source), source)
 
 
+#: the example datasets that ``data.prepare`` may name (gaia_audio.data.examples fetches them)
+FETCHABLE_DATASETS = ("zebra_finch",)
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
@@ -261,14 +288,17 @@ def check_values(config: Config, source: str = "<recipe>") -> Config:
     tc, dc = config.train, config.data
     rules = [("train.steps", tc.steps >= 0, ">= 0"), ("train.batch_size", tc.batch_size >= 1, ">= 1"),
              ("train.lr_max", math.isfinite(tc.lr_max) and tc.lr_max > 0, "a finite number > 0"),
-             ("train.distance_weight", math.isfinite(tc.distance_weight) and tc.distance_weight >= 0, "finite and >= 0"),
+             ("train.distance_weight", math.isfinite(tc.distance_weight) and tc.distance_weight >= 0,
+              "finite and >= 0"),
              ("train.seed", 0 <= tc.seed < 2**62, "in [0, 2**62)"),
-             ("train.log_every", tc.log_every >= 1, ">= 1"), ("train.checkpoint_every", tc.checkpoint_every >= 1, ">= 1"),
+             ("train.log_every", tc.log_every >= 1, ">= 1"),
+             ("train.checkpoint_every", tc.checkpoint_every >= 1, ">= 1"),
              ("train.keep_last", tc.keep_last >= 0, ">= 0 (0 keeps all)"),
              ("train.sample_every", tc.sample_every >= 0, ">= 0 (0 for never)"),
              ("train.max_bad_steps", tc.max_bad_steps >= 0, ">= 0"), ("train.threads", tc.threads >= 0, ">= 0"),
-             ("train.num_workers", tc.num_workers >= 0, ">= 0"),
              ("train.device", bool(_DEVICE_RE.match(tc.device)), "auto, cpu, mps, cuda or cuda:N"),
+             ("data.prepare", dc.prepare is None or dc.prepare in FETCHABLE_DATASETS,
+              f"null or one of {', '.join(FETCHABLE_DATASETS)} (an example dataset's name, never a path)"),
              ("data.holdout", 0 <= dc.holdout < 1, "in [0, 1)"),
              ("data.max_shift_frames", dc.max_shift_frames >= 0, ">= 0"),
              ("data.max_gain_db", math.isfinite(dc.max_gain_db) and dc.max_gain_db >= 0, "finite and >= 0"),

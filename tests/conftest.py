@@ -2,9 +2,13 @@
 bird-like signals that need no network."""
 from __future__ import annotations
 
+import functools
+import hashlib
+import http.server
 import os
 import subprocess
 import sys
+import threading
 import zipfile
 from pathlib import Path
 
@@ -45,7 +49,8 @@ def real_songs() -> list[Path]:
 
 
 def make_synthetic_song(sr: int = 44100, n_units: int = 4, seed: int = 0,
-                        f0_range: tuple[float, float] = (600.0, 1200.0), gap: float = 0.08) -> tuple[np.ndarray, int, list[tuple[float, float]]]:
+                        f0_range: tuple[float, float] = (600.0, 1200.0),
+                        gap: float = 0.08) -> tuple[np.ndarray, int, list[tuple[float, float]]]:
     """A bird-like song: harmonic stacks with frequency sweeps and smooth envelopes, separated by silence.
 
     Returns: (y (n,) float32 in [-1, 1], sr, [(onset_s, offset_s), ...] of each unit).
@@ -82,3 +87,65 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+# ------------------------------------------------------------------ a package index on 127.0.0.1
+
+class _IndexHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves a folder and records each requested path."""
+
+    requests: list[str] = []
+
+    def do_GET(self):
+        self.requests.append(self.path)
+        super().do_GET()
+
+    def log_message(self, *args):
+        pass
+
+
+def fake_vocalpy_index(root: Path) -> dict[str, bytes]:
+    """A PyPI 'simple' index under root holding a fake vocalpy-0.10.3 wheel with synthetic songs."""
+    songs = {}
+    for i, name in enumerate(SONGS):
+        y, sr, _ = make_synthetic_song(seed=20 + i)
+        from gaia_audio.io import audio
+
+        audio.save(root / name, y, sr)
+        songs[name] = (root / name).read_bytes()
+    wheel = root / "files" / "vocalpy-0.10.3-py3-none-any.whl"
+    wheel.parent.mkdir()
+    info = "vocalpy-0.10.3.dist-info"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("vocalpy/__init__.py", "")
+        for name, data in songs.items():
+            zf.writestr(f"vocalpy/examples/{name}", data)
+        zf.writestr(f"{info}/METADATA", "Metadata-Version: 2.1\nName: vocalpy\nVersion: 0.10.3\n")
+        zf.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        zf.writestr(f"{info}/RECORD", "")
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    (root / "simple" / "vocalpy").mkdir(parents=True)
+    (root / "simple" / "vocalpy" / "index.html").write_text(
+        f'<!DOCTYPE html><html><body><a href="/files/{wheel.name}#sha256={digest}">{wheel.name}</a></body></html>')
+    return songs
+
+
+@pytest.fixture
+def local_index(tmp_path, monkeypatch):
+    """(index URL, songs in the wheel, request log) of a package index served from 127.0.0.1."""
+    root = tmp_path / "index"
+    root.mkdir()
+    songs = fake_vocalpy_index(root)
+    handler = type("Handler", (_IndexHandler,), {"requests": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    # only this index: no pip config files, extra indexes, find-links, cache or proxy
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    for name in ("PIP_FIND_LINKS", "PIP_EXTRA_INDEX_URL", "PIP_INDEX_URL", "PIP_NO_INDEX"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PIP_NO_CACHE_DIR", "1")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    yield f"http://127.0.0.1:{server.server_address[1]}/simple", songs, handler.requests
+    server.shutdown()
+    server.server_close()

@@ -20,7 +20,6 @@ import sys
 import time
 from pathlib import Path
 
-
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
@@ -68,7 +67,7 @@ def step_records(run: Path) -> dict[int, dict]:
 
 def check_checkpoints(run: Path) -> list[int]:
     """Load every checkpoint the run lists (raises if one is corrupt); return their steps."""
-    from gaia_audio import checkpoint as ckpt
+    from gaia_audio.training import checkpoint as ckpt
 
     steps = []
     for path in ckpt.list_checkpoints(run):
@@ -95,7 +94,8 @@ def crash_trials(work: Path, kills: int = 12, steps: int = 60, seed: int = 0, lo
         A report: kills done, resumes, checkpoint steps seen after each kill, the largest loss
         and weight differences against the straight run, and stray temporary files left.
     """
-    from gaia_audio import checkpoint as ckpt
+    from gaia_audio.models import export
+    from gaia_audio.training import checkpoint as ckpt
 
     rng = random.Random(seed)
     data = make_dataset(work / "data")
@@ -145,7 +145,7 @@ def crash_trials(work: Path, kills: int = 12, steps: int = 60, seed: int = 0, lo
     assert sorted(a) == sorted(b) == list(range(1, steps + 1)), (sorted(a), sorted(b))
     keys = [k for k in a[1] if k not in ("step", "time")]
     report["max_loss_rel_diff"] = max(abs(a[s][k] - b[s][k]) / max(abs(a[s][k]), 1e-12) for s in a for k in keys)
-    wa, wb = ckpt.read_exported(straight)[0], ckpt.read_exported(crashed)[0]
+    wa, wb = export.read_exported(straight)[0], export.read_exported(crashed)[0]
     report["max_weight_abs_diff"] = max(float((wa[k] - wb[k]).abs().max()) for k in wa)
     report["stray_temp_files"] = sorted(p.name for p in crashed.rglob(".*.tmp"))
     report["seconds"] = round(time.perf_counter() - t0, 1)

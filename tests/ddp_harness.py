@@ -10,9 +10,9 @@ import sys
 import numpy as np
 import torch
 
-from gaia_audio import distributed
 from gaia_audio.models import build_model
-from gaia_audio.train import step_modules, train_step
+from gaia_audio.training import distributed
+from gaia_audio.training.objectives import make_objective
 
 
 class Recorder(torch.optim.SGD):
@@ -32,13 +32,10 @@ def main(out: str) -> None:
         model = build_model((1, 32, 16), kind=kind, size="small", width=4, n_res=1, style_dim=8, mlp_dim=8,
                             latent_dim=8).double()
         x = group.local(torch.rand(8, 1, 32, 16, generator=torch.Generator().manual_seed(3)))
-        nets = {"gaia": ("generator", "discriminator")}.get(kind, ("model",))
-        sources = {"generator": model.generator, "discriminator": model.discriminator} if kind == "gaia" else \
-            {"model": model}
-        optimizers = {name: Recorder(sources[name].parameters(), lr=0.0) for name in nets}
-        terms = train_step(model, x, optimizers, torch.Generator().manual_seed(1), kind, 1e-3, 5e-5, 1.0,
-                           group=group, nets=step_modules(model, kind, group))
-        for name, optimizer in optimizers.items():
+        objective = make_objective(model, 1e-3, 5e-5, 1.0, group=group)
+        objective.optimizers = {name: Recorder(net.parameters(), lr=0.0) for name, net in objective.networks().items()}
+        terms = objective.step(x, torch.Generator().manual_seed(1))
+        for name, optimizer in objective.optimizers.items():
             saved[f"{kind}/{name}"] = torch.cat([g.flatten() for g in optimizer.grads]).numpy()
         saved[f"{kind}/terms"] = np.array([terms[k] for k in sorted(terms)])
     if group.is_main:

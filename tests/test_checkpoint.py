@@ -4,9 +4,10 @@ import pickle
 import pytest
 import torch
 
-from gaia_audio import checkpoint as ckpt
 from gaia_audio.config import Config
 from gaia_audio.errors import ModelError, TrainingError
+from gaia_audio.models import export
+from gaia_audio.training import checkpoint as ckpt
 
 
 def _state(step):
@@ -77,8 +78,8 @@ def test_damaged_checkpoint_is_one_line_error(tmp_path, content):
 def test_export_and_read_back(tmp_path):
     model = torch.nn.Linear(3, 2)
     config = Config(name="x")
-    path = ckpt.export_model(tmp_path, model, config, (1, 8, 4), {"step": 5})
-    weights, config2, shape, extra = ckpt.read_exported(tmp_path)
+    path = export.export_model(tmp_path, model, config, (1, 8, 4), {"step": 5})
+    weights, config2, shape, extra = export.read_exported(tmp_path)
     assert path == tmp_path / "model.safetensors" and (tmp_path / "config.yaml").is_file()
     assert torch.equal(weights["weight"], model.weight.detach())
     assert config2 == config and shape == (1, 8, 4) and extra == {"step": 5}
@@ -89,7 +90,7 @@ def test_read_exported_rejects_non_models(tmp_path, content):
     path = tmp_path / "model.safetensors"
     path.write_bytes(content)
     with pytest.raises(ModelError, match="not a gaia-audio model"):
-        ckpt.read_exported(path)
+        export.read_exported(path)
 
 
 def test_read_exported_rejects_foreign_safetensors(tmp_path):
@@ -98,11 +99,11 @@ def test_read_exported_rejects_foreign_safetensors(tmp_path):
     path = tmp_path / "other.safetensors"
     save_file({"w": torch.zeros(2)}, str(path))
     with pytest.raises(ModelError, match="without gaia-audio metadata"):
-        ckpt.read_exported(path)
+        export.read_exported(path)
 
 
 def test_missing_model_paths(tmp_path):
     with pytest.raises(ModelError, match="no such model"):
-        ckpt.resolve_model_path(tmp_path / "nope.safetensors")
+        export.resolve_model_path(tmp_path / "nope.safetensors")
     with pytest.raises(ModelError, match="no exported model"):
-        ckpt.resolve_model_path(tmp_path)
+        export.resolve_model_path(tmp_path)

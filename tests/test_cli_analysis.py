@@ -10,7 +10,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from gaia_audio.cli import main
+from gaia_audio.cli.main import main
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tiny_model import synthetic_unit, train_tiny_model, write_wav  # noqa: E402

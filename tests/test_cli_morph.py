@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 from click.testing import CliRunner
-
-from gaia_audio.cli import main
-
 from tiny_model import synthetic_unit, train_tiny_model, write_wav
+
+from gaia_audio.cli.main import main
+
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
@@ -101,11 +101,12 @@ def test_continuum_pairs_and_grid(setup, tmp_path):
     res = _invoke("continuum", pairs, "--steps", 3, "-m", run, "-o", tmp_path / "many")
     assert res.exit_code == 0, res.output
     rows = _rows(tmp_path / "many")
-    assert [r["file"] for r in rows] == [f"ab/step_{k:02d}.wav" for k in range(3)] + [f"c_to_d/step_{k:02d}.wav" for k in range(3)]
+    assert [r["file"] for r in rows] == ([f"ab/step_{k:02d}.wav" for k in range(3)]
+                                         + [f"c_to_d/step_{k:02d}.wav" for k in range(3)])
     levels = {round(float(r["level_db"]), 3) for r in rows}
     assert levels == {-20.0}  # one loudness across every continuum
-    res = _invoke("continuum", "--grid", f["a"], f["b"], f["c"], f["d"], "--steps", 2, "-m", run, "-o", tmp_path / "grid",
-                  "--no-plot")
+    res = _invoke("continuum", "--grid", f["a"], f["b"], f["c"], f["d"], "--steps", 2, "-m", run, "-o",
+                  tmp_path / "grid", "--no-plot")
     assert res.exit_code == 0, res.output
     rows = _rows(tmp_path / "grid")
     assert [r["file"] for r in rows] == ["step_00_00.wav", "step_00_01.wav", "step_01_00.wav", "step_01_01.wav"]

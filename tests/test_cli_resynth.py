@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 from click.testing import CliRunner
 
-from gaia_audio.cli import main
+from gaia_audio.cli.main import main
 
 
 @pytest.fixture

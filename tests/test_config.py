@@ -1,17 +1,31 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
-from gaia_audio.config import Config, load_config, to_dict, from_dict
+from gaia_audio.config import Config, builtin_recipes, from_dict, load_config, to_dict
 from gaia_audio.errors import ConfigError
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in RECIPES.glob("*.yaml")))
-def test_every_shipped_recipe_loads(name):
-    config = load_config(RECIPES / name)
-    assert isinstance(config, Config)
+@pytest.mark.parametrize("name", builtin_recipes())
+def test_every_built_in_recipe_loads_by_name_and_holds_what_its_file_says(name):
+    config = load_config(name)
+    assert config == load_config(RECIPES / f"{name}.yaml")  # the name and the checkout's file are one recipe
+    stated = yaml.safe_load((RECIPES / f"{name}.yaml").read_text())
+    stated.pop("include", None)
+    for section, values in stated.items():
+        for key, value in (values.items() if isinstance(values, dict) else [(None, values)]):
+            got = getattr(config, section) if key is None else getattr(getattr(config, section), key)
+            assert got == (pytest.approx(value) if isinstance(value, float) else value), f"{section}.{key}"
+
+
+def test_a_recipe_name_that_is_neither_file_nor_built_in_is_one_line(tmp_path):
+    with pytest.raises(ConfigError, match=r"^zebra: no such recipe file, nor a built-in recipe \(built-in: base, "):
+        load_config("zebra")
+    with pytest.raises(ConfigError, match="no such recipe file"):
+        load_config(tmp_path / "zebra_finch.yaml")  # a path is never taken for a name
 
 
 def test_dataset_recipe_overrides_base():

@@ -10,7 +10,6 @@ import signal
 import sys
 
 import pytest
-
 from crash_harness import check_checkpoints, crash_trials, step_records
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL") or sys.platform == "win32", reason="needs SIGKILL")
@@ -34,11 +33,12 @@ def test_nonfinite_gradient_rolls_back_with_half_the_rate_then_finishes(tmp_path
     from pathlib import Path
 
     import torch
-
     from crash_harness import TINY, make_dataset
-    from gaia_audio import checkpoint as ckpt
+
     from gaia_audio.config import load_config
-    from gaia_audio.train import train
+    from gaia_audio.models import export
+    from gaia_audio.training import checkpoint as ckpt
+    from gaia_audio.training.loop import train
 
     data = make_dataset(tmp_path / "data")
     config = load_config(Path(__file__).resolve().parent.parent / "recipes" / "zebra_finch.yaml",
@@ -60,5 +60,5 @@ def test_nonfinite_gradient_rolls_back_with_half_the_rate_then_finishes(tmp_path
     assert events == [{"event": "nonfinite", "step": 3, "lr_scale": 0.5}]
     steps = [r["step"] for r in lines if "event" not in r]
     assert steps == [1, 2, 3, 4, 5]  # step 3 redone from the step-2 state, logged once
-    assert all(torch.isfinite(w).all() for w in ckpt.read_exported(run)[0].values())
+    assert all(torch.isfinite(w).all() for w in export.read_exported(run)[0].values())
     assert ckpt.load_checkpoint(ckpt.list_checkpoints(run)[-1])["lr_scale"] == 0.5

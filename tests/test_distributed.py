@@ -8,21 +8,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from tiny_model import write_tiny_dataset
-from gaia_audio import checkpoint as ckpt
+
 from gaia_audio.config import load_config
-from gaia_audio.distributed import Group, setup
 from gaia_audio.errors import TrainingError
-from gaia_audio.train import train
+from gaia_audio.models import export
+from gaia_audio.training.distributed import Group, setup
+from gaia_audio.training.loop import train
 
 REPO = Path(__file__).resolve().parent.parent
 RECIPE = REPO / "recipes" / "zebra_finch.yaml"
 # lr_max is small so that Adam's sign-like first steps cannot turn float32 rounding differences
 # (summing over 2 slices instead of 1 batch) into visibly different weights; the gradients
 # themselves are compared to float64 precision in test_gradients_equal_one_process_in_float64.
-TINY = ["train.lr_max=1e-5", "model.width=4", "model.n_res=1", "model.style_dim=8", "model.mlp_dim=8", "model.latent_dim=8",
-        "train.batch_size=8", "train.log_every=1", "train.sample_every=0", "train.threads=1", "data.prepare=null"]
+TINY = ["train.lr_max=1e-5", "model.width=4", "model.n_res=1", "model.style_dim=8", "model.mlp_dim=8",
+        "model.latent_dim=8", "train.batch_size=8", "train.log_every=1", "train.sample_every=0", "train.threads=1",
+        "data.prepare=null"]
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ def assert_same_run(one: Path, two: Path) -> None:
     for ra, rb in zip(a, b):
         for key in ra.keys() - {"time"}:
             assert rb[key] == pytest.approx(ra[key], rel=1e-4, abs=1e-6), (ra["step"], key)
-    wa, wb = ckpt.read_exported(one)[0], ckpt.read_exported(two)[0]
+    wa, wb = export.read_exported(one)[0], export.read_exported(two)[0]
     assert wa.keys() == wb.keys()
     # Conv biases right before an InstanceNorm get gradients that are pure rounding noise (the
     # norm cancels them) and Adam moves them by up to lr_max a step either way: 4 steps ≤ 8e-5.

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from gaia_audio import evaluate
+from gaia_audio.analysis import evaluate
 from gaia_audio.errors import DataError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -21,11 +21,13 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from gaia_audio import audio, segment
-from gaia_audio.cli import main
-from gaia_audio.config import Config, load_config
-from gaia_audio.continuum import read_pairs
+from gaia_audio.cli.main import main
+from gaia_audio.config import Config, from_dict, load_config, to_dict
+from gaia_audio.data import annotations, segment
 from gaia_audio.errors import AudioError, ConfigError, DataError, GaiaError
+from gaia_audio.io import audio
+from gaia_audio.io import manifest as manifests
+from gaia_audio.io.manifest import read_pairs
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                         HealthCheck.too_slow])
@@ -160,7 +162,8 @@ def test_zero_and_one_sample_files_at_extreme_rates(tmp_path, sr, n):
 
 
 @FUZZ
-@given(sr=RATES, n=st.integers(0, 3000), seed=st.integers(0, 2**16), special=st.sampled_from([None, math.nan, math.inf]),
+@given(sr=RATES, n=st.integers(0, 3000), seed=st.integers(0, 2**16),
+       special=st.sampled_from([None, math.nan, math.inf]),
        level=st.sampled_from([0.0, 1e-30, 1e-6, 1.0, 1e6]),
        threshold_db=_or_absurd(-30.0, -60.0), min_duration=_or_absurd(0.001, 0.03),
        max_duration=_or_absurd(0.5, 10.0), min_silence=_or_absurd(0.0, 0.01), fmin=_or_absurd(0.0, 500.0),
@@ -214,7 +217,7 @@ def test_annotation_readers_on_damaged_files(tmp_path, cut, noise, where, encodi
         grid.write_bytes(text.encode("utf-8", "replace") + junk)
     labels_file = tmp_path / "labels.txt"
     labels_file.write_bytes(noise.encode("utf-8", "surrogatepass") + b"\t" + junk)
-    for reader, path in ((segment.read_textgrid, grid), (segment.read_audacity_labels, labels_file)):
+    for reader, path in ((annotations.read_textgrid, grid), (annotations.read_audacity_labels, labels_file)):
         try:
             labels = reader(path)
         except DataError as err:
@@ -230,7 +233,7 @@ CELLS = st.one_of(st.text(max_size=12), st.sampled_from(["0", "0.1", "-1", "nan"
 
 
 @FUZZ
-@given(header=st.one_of(st.just(list(segment.MANIFEST_COLUMNS)), st.lists(CELLS, max_size=9)),
+@given(header=st.one_of(st.just(list(manifests.MANIFEST_COLUMNS)), st.lists(CELLS, max_size=9)),
        rows=st.lists(st.lists(CELLS, max_size=9), max_size=4), junk=st.binary(max_size=20))
 def test_read_manifest_any_table(tmp_path, header, rows, junk):
     import csv
@@ -240,7 +243,7 @@ def test_read_manifest_any_table(tmp_path, header, rows, junk):
     path = tmp_path / "manifest.csv"
     path.write_bytes(buf.getvalue().encode("utf-8", "surrogatepass") + junk)
     try:
-        units = segment.read_manifest(path)
+        units = manifests.read_manifest(path)
     except DataError as err:
         _one_line(err)
         return
@@ -300,7 +303,7 @@ def test_load_config_any_recipe_and_overrides(tmp_path, recipe, overrides):
     except ConfigError as err:
         _one_line(err)
         return
-    assert isinstance(config, Config)
+    assert from_dict(Config, to_dict(config)) == config  # what a run stores rebuilds the same recipe
     tc = config.train
     assert tc.batch_size >= 1 and math.isfinite(tc.lr_max) and tc.lr_max > 0 and tc.checkpoint_every >= 1
     assert tc.log_every >= 1 and 0 <= config.data.holdout < 1
@@ -313,7 +316,8 @@ def test_load_config_any_text(tmp_path, text, raw):
         path = tmp_path / f"r{i}.yaml"
         path.write_bytes(content)
         try:
-            assert isinstance(load_config(path), Config)
+            config = load_config(path)
+            assert from_dict(Config, to_dict(config)) == config
         except ConfigError as err:
             _one_line(err)
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
+from gaia_audio.data.images import build_image_cache, load_image
 from gaia_audio.errors import DataError
-from gaia_audio.images import build_image_cache, load_image
 
 REPO = Path(__file__).resolve().parent.parent
 NAMES = ["5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald", "Bangs", "Big_Lips",
@@ -105,9 +105,9 @@ def test_celeba_prepare_reads_a_local_copy(tmp_path):
 
 
 def test_celeba_recipe_trains_and_fits_attributes(tmp_path):
-    from gaia_audio.analysis import attributes_run
+    from gaia_audio.analysis.attributes import attributes_run
     from gaia_audio.config import load_config
-    from gaia_audio.train import train
+    from gaia_audio.training.loop import train
 
     prepare_module().prepare(tmp_path / "data", fake_celeba(tmp_path / "CelebA", n=12))
     config = load_config(REPO / "recipes" / "celeba.yaml", [
@@ -120,7 +120,7 @@ def test_celeba_recipe_trains_and_fits_attributes(tmp_path):
     finally:
         torch.set_num_threads(threads)
     assert (run / "model.safetensors").is_file() and list((run / "samples").glob("*.png"))
-    from gaia_audio.analysis import paper_grid
+    from gaia_audio.analysis.evaluate import paper_grid
 
     assert paper_grid(run, tmp_path / "grid.png", n_show=4, n_pairs=2).is_file()
     path = attributes_run(run, columns=["Smiling", "Male"])

@@ -26,8 +26,9 @@ def test_generated_corpus_builds_a_memory_mapped_cache_within_the_memory_limit(t
     build = json.loads(child.stdout.strip().splitlines()[-1])
     assert build["n_tiles"] == n_units and build["peak_rss_mb"] < 2048
 
-    from gaia_audio.data import BatchSampler, build_tile_cache
-    from gaia_audio.frontends import make_frontend
+    from gaia_audio.data.cache import build_tile_cache
+    from gaia_audio.data.sampler import BatchSampler
+    from gaia_audio.spectral.presets import make_frontend
 
     tiles = build_tile_cache(tmp_path, make_frontend("zebra_finch"), cache_dir=tmp_path / "cache", progress=False)
     assert isinstance(tiles.tiles, np.memmap) and tiles.tiles.dtype == np.float16

@@ -6,8 +6,9 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from gaia_audio import lines
-from gaia_audio.cli import main
+from gaia_audio.bench import lines
+from gaia_audio.cli.main import main
+from gaia_audio.data import lines as line_data
 from gaia_audio.errors import DataError
 
 
@@ -23,11 +24,11 @@ def brute_force(theta: float, size: int = 32, ss: int = 8) -> np.ndarray:
 
 @pytest.mark.parametrize("theta", [0.0, 0.3, np.pi / 2, 2.0, np.pi, 4.0, 5.5, 2 * np.pi - 1e-3])
 def test_render_matches_full_image_supersampling(theta):
-    np.testing.assert_allclose(lines.render_lines(np.array([theta]))[0], brute_force(theta), atol=1e-6)
+    np.testing.assert_allclose(line_data.render_lines(np.array([theta]))[0], brute_force(theta), atol=1e-6)
 
 
 def test_render_geometry():
-    img = lines.render_lines(np.array([0.0, np.pi / 2]))
+    img = line_data.render_lines(np.array([0.0, np.pi / 2]))
     assert img.shape == (2, 32, 32) and img.min() == -1 and img.max() == 1
     # θ = 0 points right along rows 15-16 (2 px wide), from column 16 to 30
     assert np.all(img[0, 15:17, 16:31] == 1) and np.all(img[0, :15] == -1) and np.all(img[0, 17:] == -1)
@@ -36,30 +37,30 @@ def test_render_geometry():
     # anti-aliasing: each line covers about length × width = 30 px
     coverage = (img + 1) / 2
     np.testing.assert_allclose(coverage.sum(axis=(1, 2)), 30.0, atol=0.5)
-    oblique = (lines.render_lines(np.array([0.7]))[0] + 1) / 2
+    oblique = (line_data.render_lines(np.array([0.7]))[0] + 1) / 2
     assert ((oblique > 0) & (oblique < 1)).any() and abs(oblique.sum() - 30.0) < 0.5
 
 
 def test_sampler_shapes_range_and_exact_resume():
-    s = lines.LinesSampler(32, 5, seed=3)
+    s = line_data.LinesSampler(32, 5, seed=3)
     a = s.next()
     assert a.shape == (5, 1, 32, 32) and a.dtype == torch.float32 and a.min() >= 0 and a.max() <= 1
     state = s.state_dict()
     b = s.next()
-    t = lines.LinesSampler(32, 5, seed=99)
+    t = line_data.LinesSampler(32, 5, seed=99)
     t.load_state_dict(state)
     assert torch.equal(t.next(), b)
     assert not torch.equal(a, b)
     with pytest.raises(DataError):
-        lines.LinesSampler(2, 4, 0)
+        line_data.LinesSampler(2, 4, 0)
 
 
 def test_tileset_fixed_and_in_unit_range():
-    ts = lines.lines_tileset(32, seed=0, n=16)
-    again = lines.lines_tileset(32, seed=0, n=16)
+    ts = line_data.lines_tileset(32, seed=0, n=16)
+    again = line_data.lines_tileset(32, seed=0, n=16)
     assert ts.tiles.shape == (16, 1, 32, 32) and ts.tiles.dtype == np.float16
     assert np.array_equal(ts.tiles, again.tiles) and len({r["path"] for r in ts.rows}) == 16
-    np.testing.assert_allclose(lines.to_line_range(ts.tiles[:, 0]), lines.render_lines(
+    np.testing.assert_allclose(lines.to_line_range(ts.tiles[:, 0]), line_data.render_lines(
         np.array([r["theta"] for r in ts.rows])), atol=2e-3)
 
 
@@ -67,7 +68,7 @@ def test_reference_lines_are_their_own_nearest():
     thetas, ref = lines.reference_set()
     assert ref.shape == (10_000, 1024)
     k = np.array([0, 1234, 5000, 9999])
-    dist, theta = lines.nearest_reference(lines.render_lines(thetas[k]))
+    dist, theta = lines.nearest_reference(line_data.render_lines(thetas[k]))
     np.testing.assert_allclose(dist, 0, atol=1e-5)
     # references a few 0.036° steps apart may render to the same pixels: ties are allowed
     gap = np.abs((theta - thetas[k] + np.pi) % (2 * np.pi) - np.pi)

@@ -6,10 +6,23 @@ import math
 import pytest
 import torch
 
-from gaia_audio.losses import (ae_loss, distance_loss, gaia_losses, interpolate_codes, mae, sample_alphas,
-                               sigmoid_balance, vae_loss)
+from gaia_audio.training.losses import (
+    ae_loss,
+    balance_terms,
+    distance_loss,
+    interpolate_codes,
+    mae,
+    sample_alphas,
+    sigmoid_balance,
+    vae_loss,
+)
 
 KEYS = {"Lr", "Lfr", "Lfs", "Lf", "L_dist", "pD", "pG", "L_D", "L_G", "lr_D", "lr_G"}
+
+
+def gaia_losses(x, x_d, x_g, x_gd, x_i, x_id, z_c, lr_max=1e-4, distance_weight=5e-5):
+    """GAIA's terms from one step's tensors, as GAIAObjective.terms computes them (x_g enters through x_gd)."""
+    return balance_terms(mae(x, x_d), mae(x, x_gd), mae(x_i, x_id), distance_loss(x, z_c), lr_max, distance_weight)
 
 
 def full(value: float, shape=(2, 1, 2, 3), dtype=torch.float32) -> torch.Tensor:

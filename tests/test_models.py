@@ -5,11 +5,12 @@ from dataclasses import asdict
 
 import pytest
 import torch
+from test_losses import gaia_losses
 
 from gaia_audio.config import ModelConfig
 from gaia_audio.errors import ConfigError, ModelError
-from gaia_audio.losses import gaia_losses, interpolate_codes
 from gaia_audio.models import AE, GAIA, SIZE_PRESETS, VAE, build_model, count_parameters
+from gaia_audio.training.losses import interpolate_codes
 
 KINDS = ["gaia", "ae", "vae"]
 TINY = {"width": 8, "n_res": 1, "style_dim": 8, "mlp_dim": 8, "latent_dim": 16}

@@ -3,7 +3,7 @@
 Series are checked with an *identity* model (the code is the tile itself) on the real front end:
 there every property of the morph machinery (endpoint resynthesis, durations, alignment,
 spacing) can be predicted exactly, independent of how well a network is trained. Trained models
-are exercised in test_api.py and test_cli_morph.py.
+are exercised in test_vocal_model.py and test_cli_morph.py.
 """
 from __future__ import annotations
 
@@ -12,15 +12,23 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import make_synthetic_song
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gaia_audio.config import Config
 from gaia_audio.errors import AudioError, DataError
-from gaia_audio.morph import (barycentric_weights, equal_arc_alphas, grid_weights, interpolate, make_endpoint,
-                              morph_barycentric, morph_grid, morph_pair, slerp, step_alphas, step_distances)
-
-from conftest import make_synthetic_song
+from gaia_audio.morph.model import make_endpoint
+from gaia_audio.morph.paths import (
+    barycentric_weights,
+    equal_arc_alphas,
+    grid_weights,
+    interpolate,
+    slerp,
+    step_alphas,
+    step_distances,
+)
+from gaia_audio.morph.series import morph_barycentric, morph_grid, morph_pair
 
 # ---- paths and spacing (pure) ---------------------------------------------------------------
 
@@ -127,10 +135,13 @@ class Identity(torch.nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return z.clamp(0, 1).reshape(-1, *self.shape) ** self.power
 
+    def realism_error(self, x: torch.Tensor) -> None:  # no discriminator: no realism column
+        return None
+
 
 def _identity_vm(power: float = 1.0):
-    from gaia_audio.api import VocalModel
-    from gaia_audio.frontends import make_frontend
+    from gaia_audio.morph.model import VocalModel
+    from gaia_audio.spectral.presets import make_frontend
 
     frontend = make_frontend("zebra_finch")
     config = Config()
@@ -213,7 +224,8 @@ def test_long_inputs_are_aligned_before_they_are_mixed(ivm):
     n = min(mid.shape[1], target.shape[1])
     from scipy.ndimage import zoom
 
-    naive = 0.5 * (zoom(a.S.numpy(), (1, n / a.n_frames), order=1)[:, :n] + zoom(b.S.numpy(), (1, n / b.n_frames), order=1)[:, :n])
+    naive = 0.5 * (zoom(a.S.numpy(), (1, n / a.n_frames), order=1)[:, :n]
+                   + zoom(b.S.numpy(), (1, n / b.n_frames), order=1)[:, :n])
     corr = lambda x: np.corrcoef(x[:, :n].ravel(), target[:, :n].ravel())[0, 1]  # noqa: E731
     assert corr(mid) > 0.75 and corr(mid) > corr(naive) + 0.2
     same = morph_pair(ivm, a, a, steps=3)  # a song morphed with itself stays itself
@@ -228,7 +240,8 @@ def test_grid_and_barycentric_mix_codes_by_their_weights(ivm, units):
     tiles = torch.stack([ivm.to_tile(e.S) for e in ends])
     centre = ivm.from_tile(tiles.mean(0), ivm.frames_for(round(np.mean([len(e.y) for e in ends]))))
     np.testing.assert_allclose(grid.spectrograms[4], centre, atol=1e-5)
-    assert [r["fidelity_db"] is not None for r in grid.rows] == [True, False, True, False, False, False, True, False, True]
+    assert [r["fidelity_db"] is not None for r in grid.rows] == [True, False, True, False, False, False,
+                                                                 True, False, True]
     assert grid.rows[0]["distance_prev"] is None and grid.rows[1]["distance_prev"] > 0
     bary = morph_barycentric(ivm, ends[:3], steps=3)
     assert len(bary.rows) == 6 and sum(r["fidelity_db"] is not None for r in bary.rows) == 3

@@ -2,23 +2,19 @@
 package index, annotations for speech, safe re-runs and user errors."""
 from __future__ import annotations
 
-import functools
-import hashlib
-import http.server
 import importlib.util
-import os
 import subprocess
 import sys
-import threading
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import make_synthetic_song
-from gaia_audio import audio, segment
+
+from gaia_audio.data import segment
 from gaia_audio.errors import ConfigError, DataError
+from gaia_audio.io import audio
+from gaia_audio.io import manifest as manifests
 
 ROOT = Path(__file__).resolve().parent.parent
 SONGS = ("bells.wav", "flashcam.wav", "samba.wav", "simple.wav")
@@ -56,7 +52,7 @@ def song_folder(folder: Path, n: int = 3, sr: int = 44100, **kwargs) -> int:
 
 def check_dataset(manifest: Path, n_units: int, sr: int) -> list[dict]:
     """The manifest lists exactly the unit files on disk, at the given rate."""
-    rows = segment.read_manifest(manifest, check_files=True)
+    rows = manifests.read_manifest(manifest, check_files=True)
     assert len(rows) == n_units
     assert {r["path"] for r in rows} == {f"units/{p.name}" for p in (manifest.parent / "units").glob("*.wav")}
     assert all(r["sr"] == sr and audio.load(manifest.parent / r["path"])[1] == sr for r in rows)
@@ -116,72 +112,15 @@ def test_zebra_finch_user_errors(tmp_path, zebra_finch, capsys):
 
 def test_zebra_finch_script_runs_from_the_command_line(tmp_path):
     n_units = song_folder(tmp_path / "rec", n=1)
-    done = subprocess.run([sys.executable, str(ROOT / "datasets" / "zebra_finch" / "prepare.py"), "--out", str(tmp_path / "out"),
-                           "--source", str(tmp_path / "rec"), "--threshold-db", "-28"], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, str(ROOT / "datasets" / "zebra_finch" / "prepare.py"),
+                           "--out", str(tmp_path / "out"), "--source", str(tmp_path / "rec"), "--threshold-db", "-28"],
+                          capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"{n_units} units from 1 recording(s)")
     check_dataset(tmp_path / "out" / "manifest.csv", n_units, 44100)
 
 
 # ------------------------------------------------------------------ zebra finch, download through pip
-
-class _IndexHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves a folder and records each requested path."""
-
-    requests: list[str] = []
-
-    def do_GET(self):
-        self.requests.append(self.path)
-        super().do_GET()
-
-    def log_message(self, *args):
-        pass
-
-
-def fake_vocalpy_index(root: Path) -> dict[str, bytes]:
-    """A PyPI 'simple' index under root holding a fake vocalpy-0.10.3 wheel with synthetic songs."""
-    songs = {}
-    for i, name in enumerate(SONGS):
-        y, sr, _ = make_synthetic_song(seed=20 + i)
-        audio.save(root / name, y, sr)
-        songs[name] = (root / name).read_bytes()
-    wheel = root / "files" / "vocalpy-0.10.3-py3-none-any.whl"
-    wheel.parent.mkdir()
-    info = "vocalpy-0.10.3.dist-info"
-    with zipfile.ZipFile(wheel, "w") as zf:
-        zf.writestr("vocalpy/__init__.py", "")
-        for name, data in songs.items():
-            zf.writestr(f"vocalpy/examples/{name}", data)
-        zf.writestr(f"{info}/METADATA", "Metadata-Version: 2.1\nName: vocalpy\nVersion: 0.10.3\n")
-        zf.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
-        zf.writestr(f"{info}/RECORD", "")
-    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-    (root / "simple" / "vocalpy").mkdir(parents=True)
-    (root / "simple" / "vocalpy" / "index.html").write_text(
-        f'<!DOCTYPE html><html><body><a href="/files/{wheel.name}#sha256={digest}">{wheel.name}</a></body></html>')
-    return songs
-
-
-@pytest.fixture
-def local_index(tmp_path, monkeypatch):
-    """(index URL, songs in the wheel, request log) of a package index served from 127.0.0.1."""
-    root = tmp_path / "index"
-    root.mkdir()
-    songs = fake_vocalpy_index(root)
-    handler = type("Handler", (_IndexHandler,), {"requests": []})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    # only this index: no pip config files, extra indexes, find-links, cache or proxy
-    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
-    for name in ("PIP_FIND_LINKS", "PIP_EXTRA_INDEX_URL", "PIP_INDEX_URL", "PIP_NO_INDEX"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("PIP_NO_CACHE_DIR", "1")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    yield f"http://127.0.0.1:{server.server_address[1]}/simple", songs, handler.requests
-    server.shutdown()
-    server.server_close()
-
 
 def test_zebra_finch_download_through_pip_from_local_index(tmp_path, zebra_finch, local_index):
     url, songs, requests = local_index
@@ -191,7 +130,8 @@ def test_zebra_finch_download_through_pip_from_local_index(tmp_path, zebra_finch
         assert (tmp_path / "out" / "raw" / name).read_bytes() == data
     rows = check_dataset(manifest, 16, 44100)  # 4 synthetic songs of 4 units each
     assert {r["source"] for r in rows} == set(SONGS)
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["manifest.csv", "raw", "units"]  # download folder removed
+    # download folder removed
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["manifest.csv", "raw", "units"]
     n_requests = len(requests)
     zebra_finch.prepare(tmp_path / "out", index_url=url)
     assert len(requests) == n_requests  # songs already in raw/: no second download
@@ -232,8 +172,10 @@ def test_speech_energy_textgrid_and_audacity(tmp_path, speech):
     grid_units = truth["grid"]
     intervals = "\n".join(f'{a}\n{b}\n"w{k}"\n{b}\n{grid_units[k + 1][0] if k + 1 < len(grid_units) else b + 0.01}\n""'
                           for k, (a, b) in enumerate(grid_units))
-    (rec / "grid.TextGrid").write_text(TEXTGRID.format(end=grid_units[-1][1] + 0.01, n=2 * len(grid_units), intervals=intervals))
-    (rec / "labels.txt").write_text("".join(f"{a:.6f}\t{b:.6f}\tsyl{k}\n" for k, (a, b) in enumerate(truth["labels"][:2])))
+    (rec / "grid.TextGrid").write_text(TEXTGRID.format(end=grid_units[-1][1] + 0.01, n=2 * len(grid_units),
+                                                       intervals=intervals))
+    (rec / "labels.txt").write_text("".join(f"{a:.6f}\t{b:.6f}\tsyl{k}\n"
+                                            for k, (a, b) in enumerate(truth["labels"][:2])))
     manifest = speech.prepare(tmp_path / "out", rec)
     rows = check_dataset(manifest, len(truth["plain"]) + len(grid_units) + 2, 16000)
     by_source = {name: [r for r in rows if r["source"] == f"{name}.wav"] for name in truth}
@@ -243,7 +185,7 @@ def test_speech_energy_textgrid_and_audacity(tmp_path, speech):
     for name in ("plain", "grid"):
         got = [(r["onset"], r["offset"]) for r in by_source[name]]
         assert np.max(np.abs(np.array(got) - np.array(truth[name]))) < 0.015
-    energy_only = segment.read_manifest(speech.prepare(tmp_path / "out2", rec, annotations=False))
+    energy_only = manifests.read_manifest(speech.prepare(tmp_path / "out2", rec, annotations=False))
     assert all(r["label"] == "" for r in energy_only) and len(energy_only) == sum(map(len, truth.values()))
 
 

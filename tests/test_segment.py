@@ -5,10 +5,12 @@ import csv
 
 import numpy as np
 import pytest
-
 from conftest import make_synthetic_song
-from gaia_audio import audio, segment
+
+from gaia_audio.data import annotations, segment
 from gaia_audio.errors import DataError
+from gaia_audio.io import audio
+from gaia_audio.io import manifest as manifests
 
 # ------------------------------------------------------------------ detect_units
 
@@ -47,7 +49,8 @@ def test_min_silence_merges_and_min_duration_drops():
         y[a:b] = 0.5 * burst(a, b)
     assert len(segment.detect_units(y, sr, min_silence=0.005, min_duration=0.005)) == 3
     merged = segment.detect_units(y, sr, min_silence=0.03, min_duration=0.005)
-    assert len(merged) == 2 and merged[0][0] == pytest.approx(0.1, abs=0.008) and merged[0][1] == pytest.approx(0.3, abs=0.008)
+    assert (len(merged) == 2 and merged[0][0] == pytest.approx(0.1, abs=0.008)
+            and merged[0][1] == pytest.approx(0.3, abs=0.008))
     assert len(segment.detect_units(y, sr, min_silence=0.03, min_duration=0.03)) == 1
 
 
@@ -175,17 +178,17 @@ def test_read_textgrid_long_format(tmp_path, encoding):
     path = tmp_path / "a.TextGrid"
     path.write_text(LONG_TEXTGRID, encoding=encoding)
     expected = [(0.4, 1.1, 'say "hi" [2]'), (1.5, 2.5, "thére")]
-    assert segment.read_textgrid(path) == expected
-    assert segment.read_textgrid(path, tier="words") == expected
+    assert annotations.read_textgrid(path) == expected
+    assert annotations.read_textgrid(path, tier="words") == expected
 
 
 def test_read_textgrid_short_format_and_tiers(tmp_path):
     path = tmp_path / "b.TextGrid"
     path.write_text(SHORT_TEXTGRID, encoding="utf-8")
-    assert segment.read_textgrid(path) == [(0.0, 1.25, "one")]
-    assert segment.read_textgrid(path, tier="phones") == [(0.0, 0.5, "w"), (0.5, 2.5, "ʌn")]
+    assert annotations.read_textgrid(path) == [(0.0, 1.25, "one")]
+    assert annotations.read_textgrid(path, tier="phones") == [(0.0, 0.5, "w"), (0.5, 2.5, "ʌn")]
     with pytest.raises(DataError, match="no interval tier 'syllables'.*words, phones") as info:
-        segment.read_textgrid(path, tier="syllables")
+        annotations.read_textgrid(path, tier="syllables")
     assert str(path) in str(info.value)
 
 
@@ -201,22 +204,23 @@ def test_read_textgrid_malformed(tmp_path, text, match):
     path = tmp_path / "bad.TextGrid"
     path.write_text(text)
     with pytest.raises(DataError, match=match) as info:
-        segment.read_textgrid(path)
+        annotations.read_textgrid(path)
     assert str(info.value).startswith(str(path)) and "\n" not in str(info.value)
 
 
 def test_read_textgrid_binary_and_missing(tmp_path):
     (tmp_path / "bin.TextGrid").write_bytes(b"ooBinaryFile\x08TextGrid\x00\x01")
     with pytest.raises(DataError, match="binary"):
-        segment.read_textgrid(tmp_path / "bin.TextGrid")
+        annotations.read_textgrid(tmp_path / "bin.TextGrid")
     with pytest.raises(DataError, match="not found"):
-        segment.read_textgrid(tmp_path / "none.TextGrid")
+        annotations.read_textgrid(tmp_path / "none.TextGrid")
 
 
 def test_read_audacity_labels(tmp_path):
     path = tmp_path / "a.txt"
-    path.write_text("0.100000\t0.250000\tsyl a\n\\\t1000.0\t8000.0\n\n0.300000\t0.450000\n0.5\t0.5\tpoint\n0.6\t0.7\tb\tc\n")
-    assert segment.read_audacity_labels(path) == [(0.1, 0.25, "syl a"), (0.3, 0.45, ""), (0.6, 0.7, "b\tc")]
+    path.write_text("0.100000\t0.250000\tsyl a\n\\\t1000.0\t8000.0\n\n0.300000\t0.450000\n0.5\t0.5\tpoint\n"
+                    "0.6\t0.7\tb\tc\n")
+    assert annotations.read_audacity_labels(path) == [(0.1, 0.25, "syl a"), (0.3, 0.45, ""), (0.6, 0.7, "b\tc")]
 
 
 @pytest.mark.parametrize("text, match", [
@@ -229,7 +233,7 @@ def test_read_audacity_labels_malformed(tmp_path, text, match):
     path = tmp_path / "bad.txt"
     path.write_text(text)
     with pytest.raises(DataError, match=match) as info:
-        segment.read_audacity_labels(path)
+        annotations.read_audacity_labels(path)
     assert str(path) in str(info.value) and "\n" not in str(info.value)
 
 
@@ -246,9 +250,9 @@ def test_write_units_and_manifest_round_trip(tmp_path, synthetic_song):
         z, zsr = audio.load(tmp_path / row["path"])
         assert zsr == sr and len(z) / sr == pytest.approx(row["duration"], abs=1e-6)
         assert np.allclose(z, y[round(onset * sr):round(offset * sr)], atol=2 ** -15)
-    manifest = segment.write_manifest(rows, tmp_path / "manifest.csv")
-    back = segment.read_manifest(manifest, check_files=True)
-    assert [{k: r[k] for k in segment.MANIFEST_COLUMNS} for r in back] == rows
+    manifest = manifests.write_manifest(rows, tmp_path / "manifest.csv")
+    back = manifests.read_manifest(manifest, check_files=True)
+    assert [{k: r[k] for k in manifests.MANIFEST_COLUMNS} for r in back] == rows
     assert list(tmp_path.glob(".*")) == []  # no temporary files left
 
 
@@ -285,40 +289,40 @@ GOOD = ["units/a.wav", "a.wav", "0.1", "0.2", "44100", "0.1", "x"]
 
 
 @pytest.mark.parametrize("header, rows, match", [
-    (segment.MANIFEST_COLUMNS, [], "empty manifest"),
-    (segment.MANIFEST_COLUMNS[:-2], [GOOD[:-2]], "lacks column.*duration, label"),
-    (segment.MANIFEST_COLUMNS, [["../outside.wav"] + GOOD[1:]], "must not use '..'"),
-    (segment.MANIFEST_COLUMNS, [["units/../../x.wav"] + GOOD[1:]], "must not use '..'"),
-    (segment.MANIFEST_COLUMNS, [["/abs/a.wav"] + GOOD[1:]], "relative"),
-    (segment.MANIFEST_COLUMNS, [["C:\\a.wav"] + GOOD[1:]], "relative"),
-    (segment.MANIFEST_COLUMNS, [GOOD, GOOD[:2] + ["zero"] + GOOD[3:]], "line 3: onset, offset"),
-    (segment.MANIFEST_COLUMNS, [GOOD[:2] + ["0.3"] + GOOD[3:]], "bad times"),
-    (segment.MANIFEST_COLUMNS, [GOOD[:2] + ["nan"] + GOOD[3:]], "bad times"),
-    (segment.MANIFEST_COLUMNS, [GOOD[:4] + ["-8000"] + GOOD[5:]], "sr must be"),
-    (segment.MANIFEST_COLUMNS, [GOOD[:3]], "wrong number of fields"),
+    (manifests.MANIFEST_COLUMNS, [], "empty manifest"),
+    (manifests.MANIFEST_COLUMNS[:-2], [GOOD[:-2]], "lacks column.*duration, label"),
+    (manifests.MANIFEST_COLUMNS, [["../outside.wav"] + GOOD[1:]], "must not use '..'"),
+    (manifests.MANIFEST_COLUMNS, [["units/../../x.wav"] + GOOD[1:]], "must not use '..'"),
+    (manifests.MANIFEST_COLUMNS, [["/abs/a.wav"] + GOOD[1:]], "relative"),
+    (manifests.MANIFEST_COLUMNS, [["C:\\a.wav"] + GOOD[1:]], "relative"),
+    (manifests.MANIFEST_COLUMNS, [GOOD, GOOD[:2] + ["zero"] + GOOD[3:]], "line 3: onset, offset"),
+    (manifests.MANIFEST_COLUMNS, [GOOD[:2] + ["0.3"] + GOOD[3:]], "bad times"),
+    (manifests.MANIFEST_COLUMNS, [GOOD[:2] + ["nan"] + GOOD[3:]], "bad times"),
+    (manifests.MANIFEST_COLUMNS, [GOOD[:4] + ["-8000"] + GOOD[5:]], "sr must be"),
+    (manifests.MANIFEST_COLUMNS, [GOOD[:3]], "wrong number of fields"),
 ])
 def test_read_manifest_rejects_bad_files(tmp_path, header, rows, match):
     path = _write_csv(tmp_path / "manifest.csv", header, rows)
     with pytest.raises(DataError, match=match) as info:
-        segment.read_manifest(path)
+        manifests.read_manifest(path)
     assert str(info.value).startswith(str(path)) and "\n" not in str(info.value)
 
 
 def test_read_manifest_missing_file_and_missing_units(tmp_path):
     with pytest.raises(DataError, match="not found"):
-        segment.read_manifest(tmp_path / "none.csv")
-    path = _write_csv(tmp_path / "manifest.csv", segment.MANIFEST_COLUMNS, [GOOD])
-    assert segment.read_manifest(path)[0]["sr"] == 44100
+        manifests.read_manifest(tmp_path / "none.csv")
+    path = _write_csv(tmp_path / "manifest.csv", manifests.MANIFEST_COLUMNS, [GOOD])
+    assert manifests.read_manifest(path)[0]["sr"] == 44100
     with pytest.raises(DataError, match="does not exist"):
-        segment.read_manifest(path, check_files=True)
+        manifests.read_manifest(path, check_files=True)
 
 
 def test_write_manifest_rejects_escaping_paths_and_keeps_old_file(tmp_path):
-    path = _write_csv(tmp_path / "manifest.csv", segment.MANIFEST_COLUMNS, [GOOD])
-    row = dict(zip(segment.MANIFEST_COLUMNS, GOOD), path="../x.wav")
+    path = _write_csv(tmp_path / "manifest.csv", manifests.MANIFEST_COLUMNS, [GOOD])
+    row = dict(zip(manifests.MANIFEST_COLUMNS, GOOD), path="../x.wav")
     with pytest.raises(DataError, match="'..'"):
-        segment.write_manifest([row], path)
+        manifests.write_manifest([row], path)
     with pytest.raises(DataError, match="no units"):
-        segment.write_manifest([], path)
-    assert segment.read_manifest(path)[0]["path"] == "units/a.wav"
+        manifests.write_manifest([], path)
+    assert manifests.read_manifest(path)[0]["path"] == "units/a.wav"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.csv"]

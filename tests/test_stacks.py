@@ -6,10 +6,10 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from gaia_audio import stacks
-from gaia_audio.cli import main
+from gaia_audio.bench import stacks
+from gaia_audio.cli.main import main
 from gaia_audio.errors import DataError
-from gaia_audio.segment import read_manifest
+from gaia_audio.io.manifest import read_manifest
 
 
 def test_members_have_the_intended_pitch():

@@ -16,15 +16,15 @@ import yaml
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from gaia_audio import checkpoint as ckpt
-from gaia_audio import segment
-from gaia_audio.cli import main
-from gaia_audio.config import Config, load_config, to_dict
-from gaia_audio.continuum import read_pairs
-from gaia_audio.errors import ConfigError, DataError, GaiaError, ModelError
-
 from tiny_model import synthetic_unit, write_wav
+
+from gaia_audio.cli.main import main
+from gaia_audio.config import Config, load_config, to_dict
+from gaia_audio.data import segment
+from gaia_audio.errors import ConfigError, DataError, ModelError
+from gaia_audio.io import manifest as manifests
+from gaia_audio.io.manifest import read_pairs
+from gaia_audio.models import export
 
 
 class _WritesFile:
@@ -59,7 +59,7 @@ def _evil_checkpoint(path: Path, marker: Path) -> Path:
 def test_checkpoint_payload_refused_by_train_resume(tmp_path):
     marker = tmp_path / "pwned"
     run = tmp_path / "run"
-    ckpt.write_config(run, Config(runs_dir=str(tmp_path)))
+    export.write_config(run, Config(runs_dir=str(tmp_path)))
     _evil_checkpoint(run / "checkpoints" / "step_0000001.pt", marker)
     result = CliRunner().invoke(main, ["train", "--resume", str(run), "--quiet"])
     assert "not a usable gaia-audio checkpoint" in _one_line(result)
@@ -72,7 +72,7 @@ def test_checkpoint_payload_refused_by_train_resume(tmp_path):
 @pytest.mark.parametrize("name", ["model.safetensors", "model.pt", "model.ckpt"])
 @pytest.mark.parametrize("form", ["torch.save", "raw pickle"])
 def test_pickled_model_refused_by_load_model_and_morph(tmp_path, name, form):
-    from gaia_audio.api import load_model
+    from gaia_audio.morph.model import load_model
 
     marker = tmp_path / "pwned"
     evil = tmp_path / name
@@ -91,7 +91,7 @@ def test_pickled_model_refused_by_load_model_and_morph(tmp_path, name, form):
 
 
 def test_run_folder_whose_model_is_a_pickle_is_refused(tmp_path):
-    from gaia_audio.api import load_model
+    from gaia_audio.morph.model import load_model
 
     marker = tmp_path / "pwned"
     run = tmp_path / "run"
@@ -105,7 +105,7 @@ def test_model_metadata_with_python_yaml_tag_is_refused(tmp_path):
     """A real safetensors file whose recipe metadata tries to run code through a YAML tag."""
     from safetensors.torch import save_file
 
-    from gaia_audio.api import load_model
+    from gaia_audio.morph.model import load_model
 
     marker = tmp_path / "pwned"
     config = f"name: !!python/object/apply:os.system ['touch {marker}']\n"
@@ -163,7 +163,8 @@ def test_resume_with_a_tampered_config_yaml_is_refused(tmp_path):
 # ---------------------------------------------------------------- names that could escape
 
 ESCAPES = ["../x.wav", "../../../../tmp/x.wav", "/etc/passwd", "/tmp/x.wav", "..\\x.wav", "units/../../x.wav",
-           "C:\\Windows\\x.wav", "C:x.wav", "\\x.wav", "\\Windows\\x.wav", "\\\\server\\share\\x.wav", "units/..", "./../x.wav", "units\\..\\..\\x"]
+           "C:\\Windows\\x.wav", "C:x.wav", "\\x.wav", "\\Windows\\x.wav", "\\\\server\\share\\x.wav", "units/..",
+           "./../x.wav", "units\\..\\..\\x"]
 
 
 @pytest.mark.parametrize("unit_path", ESCAPES)
@@ -172,7 +173,7 @@ def test_manifest_paths_cannot_leave_the_dataset(tmp_path, unit_path):
     path.write_text("path,source,onset,offset,sr,duration,label\n"
                     f"\"{unit_path}\",s.wav,0,0.1,44100,0.1,x\n", encoding="utf-8")
     with pytest.raises(DataError, match="relative"):
-        segment.read_manifest(path)
+        manifests.read_manifest(path)
 
 
 # names built from any text: unicode letters, separators, dots, control characters
@@ -190,9 +191,9 @@ def test_any_accepted_manifest_path_stays_inside_the_root(tmp_path, unit_path):
     root.mkdir(exist_ok=True)
     path = root / "manifest.csv"
     with open(path, "w", newline="", encoding="utf-8") as fh:
-        csv.writer(fh).writerows([segment.MANIFEST_COLUMNS, [unit_path, "s.wav", 0, 0.1, 44100, 0.1, "x"]])
+        csv.writer(fh).writerows([manifests.MANIFEST_COLUMNS, [unit_path, "s.wav", 0, 0.1, 44100, 0.1, "x"]])
     try:
-        rows = segment.read_manifest(path)
+        rows = manifests.read_manifest(path)
     except DataError as err:
         assert "\n" not in str(err)
         return
@@ -253,3 +254,78 @@ def test_continuum_cli_refuses_bad_pair_names_in_one_line(tmp_path, name):
     assert not (tmp_path / "out").exists() and not (tmp_path / "escape").exists()
     assert not Path("/abs/escape").exists()
 
+
+
+# ---------------------------------------------------------------- data.prepare names no file to run
+
+
+def _marker_prepare(folder: Path, marker: Path) -> Path:
+    """A folder holding a prepare.py that would write ``marker`` if anything imported it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "prepare.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n"
+                                       "def prepare(out):\n    open(" + repr(str(marker)) + ", 'w').write('ran')\n")
+    return folder
+
+
+@pytest.mark.parametrize("value", ["ABSOLUTE", "../..", "zebra_finch/../../x", "speech"])
+def test_a_recipe_cannot_name_a_file_to_run(tmp_path, value, monkeypatch):
+    marker = tmp_path / "pwned"
+    evil = _marker_prepare(tmp_path / "evil", marker)
+    value = str(evil) if value == "ABSOLUTE" else value
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(f"include: {Path(__file__).resolve().parent.parent / 'recipes' / 'base.yaml'}\n"
+                      f"data:\n  root: {tmp_path / 'missing'}\n  prepare: {value!r}\n")
+    monkeypatch.chdir(tmp_path / "evil")  # nothing is looked up relative to the current folder either
+    text = _one_line(CliRunner().invoke(main, ["train", str(recipe), "--quiet"]))
+    assert f"error: {recipe}" in text and "'data.prepare' must be null or one of zebra_finch" in text
+    assert not marker.exists()
+    text = _one_line(CliRunner().invoke(main, ["train", "zebra_finch", "--quiet", "--set", f"data.prepare={value}"]))
+    assert "'data.prepare' must be null or one of zebra_finch" in text and not marker.exists()
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    from tiny_model import train_tiny_model
+
+    return train_tiny_model(tmp_path_factory.mktemp("tiny"))
+
+
+def _with_stored_data(run: Path, dest: Path, **data) -> Path:
+    """A copy of ``run``'s model whose stored recipe has these ``data`` settings."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    src = run / "model.safetensors"
+    with safe_open(str(src), framework="pt") as fh:
+        metadata = dict(fh.metadata())
+    stored = yaml.safe_load(metadata["config"])
+    stored["data"].update(data)
+    metadata["config"] = yaml.safe_dump(stored)
+    dest.mkdir(parents=True)
+    save_file(load_file(str(src)), str(dest / "model.safetensors"), metadata=metadata)
+    return dest
+
+
+@pytest.mark.parametrize("command", ["evaluate", "embed"])
+def test_a_shared_model_never_prepares_data_or_writes_a_cache(tiny_run, tmp_path, command):
+    marker = tmp_path / "pwned"
+    evil = _marker_prepare(tmp_path / "evil", marker)
+    outside = tmp_path / "outside_cache"
+    stored_root = yaml.safe_load((tiny_run / "config.yaml").read_text())["data"]["root"]
+    # the stored data folder is missing: the model's prepare key must not run anything
+    missing = _with_stored_data(tiny_run, tmp_path / "m1", prepare=str(evil), root=str(tmp_path / "nowhere"),
+                                cache_dir=str(outside))
+    args = {"evaluate": ["evaluate", str(missing), "--out", str(tmp_path / "o1"),
+                         "--critic-steps", "2", "--pairs", "4"],
+            "embed": ["embed", str(missing), "--out", str(tmp_path / "o1" / "embed.png")]}[command]
+    text = _one_line(CliRunner().invoke(main, args))
+    assert "data folder does not exist" in text and not marker.exists() and not outside.exists()
+    # the data folder exists: tiles are made in memory, never in the stored cache_dir
+    present = _with_stored_data(tiny_run, tmp_path / "m2", prepare=str(evil), root=stored_root,
+                                cache_dir=str(outside))
+    args = {"evaluate": ["evaluate", str(present), "--out", str(tmp_path / "o2"),
+                         "--critic-steps", "2", "--pairs", "4"],
+            "embed": ["embed", str(present), "--out", str(tmp_path / "o2" / "embed.png")]}[command]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert not marker.exists() and not outside.exists()

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-
 from conftest import make_synthetic_song
 
 REPO = Path(__file__).resolve().parent.parent
@@ -42,7 +41,7 @@ def train_tiny_model(root: Path, kind: str = "gaia") -> Path:
     import torch
 
     from gaia_audio.config import load_config
-    from gaia_audio.train import train
+    from gaia_audio.training.loop import train
 
     data = write_tiny_dataset(root / "data")
     config = load_config(REPO / "recipes" / "zebra_finch.yaml", [

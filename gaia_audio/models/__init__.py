@@ -1,18 +1,19 @@
 """GAIA and its baselines, built from a size preset plus overrides (``build_model``).
 
 ``build_model(tile_shape, **dataclasses.asdict(config.model))`` gives a model with the common API:
-``encode(x) -> z``, ``decode(z) -> x_hat``, ``content_code(z)``, ``forward(x)``, ``in_shape``,
-``code_dim``, ``kind``.
+``encode(x) -> z``, ``decode(z) -> x_hat``, ``content_code(z)``, ``forward(x)``, ``reconstructions(x)``,
+``realism_error(x)``, ``in_shape``, ``code_dim``, ``kind``.
 """
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from gaia_audio.errors import ConfigError
 from gaia_audio.models.baselines import AE, VAE
 from gaia_audio.models.gaia import GAIA, AutoEncoder
 
-__all__ = ["AE", "VAE", "GAIA", "AutoEncoder", "SIZE_PRESETS", "build_model", "count_parameters"]
+__all__ = ["AE", "VAE", "GAIA", "AutoEncoder", "SIZE_PRESETS", "build_model", "count_parameters", "decode_line"]
 
 #: Network settings per size. "paper" is the reference (128×128×3 images: ~283M generator
 #: parameters, most in the two dense layers). "small" is for CPUs and small datasets: on a (1, 87, 64)
@@ -92,3 +93,19 @@ def build_model(in_shape: tuple[int, int, int], kind: str = "gaia", size: str = 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     """Number of scalar parameters in ``model`` (works on the meta device, without allocating)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+@torch.no_grad()
+def decode_line(model: nn.Module, a: torch.Tensor, b: torch.Tensor, n: int = 8) -> torch.Tensor:
+    """Decode ``n`` evenly spaced points on the latent line from tile ``a`` to tile ``b``.
+
+    Args:
+        model: any model kind (``encode``/``decode``).
+        a, b: (C, H, W) tiles.
+        n: points, endpoints included.
+    Returns:
+        (n, C, H, W) decoded tiles.
+    """
+    z = model.encode(torch.stack([a, b]))                       # (2, code_dim)
+    alpha = torch.linspace(0, 1, n, device=z.device)[:, None]   # (n, 1)
+    return model.decode((1 - alpha) * z[:1] + alpha * z[1:])

@@ -14,8 +14,7 @@ import torch
 from torch import nn
 
 from gaia_audio.errors import ModelError
-from gaia_audio.models.blocks import (MLP, AdaResBlock, ConvReLU, ResBlock, UpBlock, conv, he_init_, pad_to,
-                                      padded_size)
+from gaia_audio.models.blocks import MLP, AdaResBlock, ConvReLU, ResBlock, UpBlock, conv, he_init_, pad_to, padded_size
 
 #: Layout of activations and conv weights. NHWC is what oneDNN (CPU) and cuDNN (tensor cores)
 #: convolve fastest: ~20% less time per CPU training step than NCHW (benchmarks/train_throughput.py).
@@ -195,6 +194,14 @@ class AutoEncoder(nn.Module):
         """Reconstruct: (B, C, H, W) → decode(encode(x)) (B, C, H, W) in [0, 1]."""
         return self.decode(self.encode(x))
 
+    def reconstructions(self, x: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
+        """The rows of a reconstruction figure: [("x", x), ("G(x)", G(x))], each (B, C, H, W)."""
+        return [("x", x), ("G(x)", self(x))]
+
+    def realism_error(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Per tile error of a discriminator on ``x``; None: an autoencoder alone has none."""
+        return None
+
 
 class GAIA(nn.Module):
     """GAIA: a generator autoencoder and a half-width discriminator autoencoder without dense bottleneck.
@@ -240,3 +247,12 @@ class GAIA(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) → G(x) (B, C, H, W) in [0, 1]."""
         return self.generator(x)
+
+    def reconstructions(self, x: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
+        """The rows of the paper's reconstruction figure: x, D(x), G(x), D(G(x)), each (B, C, H, W)."""
+        g = self.generator(x)
+        return [("x", x), ("D(x)", self.discriminator(x)), ("G(x)", g), ("D(G(x))", self.discriminator(g))]
+
+    def realism_error(self, x: torch.Tensor) -> torch.Tensor:
+        """Mean |x − D(x)| of each tile: (B, C, H, W) → (B,); real data's level is the realism scale."""
+        return (x - self.discriminator(x)).abs().mean(dim=(1, 2, 3))

@@ -1,0 +1,1 @@
+"""Analysis of trained models: embeddings, attribute vectors, evaluation."""

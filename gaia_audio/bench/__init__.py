@@ -1,0 +1,1 @@
+"""Interpolation benchmarks: the lines benchmark and its audio counterpart, harmonic stacks."""

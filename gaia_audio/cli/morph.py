@@ -1,0 +1,186 @@
+"""``gaia-audio morph`` and ``gaia-audio continuum``: write continua between sounds for experiments.
+
+Nothing heavy is imported at module level: ``_run_export`` starts the drawing worker before torch
+is imported, so matplotlib's import runs beside torch's (``benchmarks/morph_latency.py``).
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from gaia_audio.cli.options import export_options, one_line_errors
+
+
+def _run_export(kind: str, make_results, opts: dict, inputs: list[str]) -> None:
+    """Load the model, build the continua with ``make_results(vm)``, print their notes, export them.
+
+    continuum.png is drawn by a worker process started before torch is imported here, so that
+    matplotlib's import runs beside torch's (figures.Worker); the callers import nothing heavy first.
+    """
+    import contextlib
+
+    from gaia_audio.io.figures import Worker
+
+    with contextlib.nullcontext() if opts["no_plot"] else Worker() as worker:
+        _export_with(kind, make_results, opts, inputs, worker)
+
+
+def _export_with(kind: str, make_results, opts: dict, inputs: list[str], worker) -> None:
+    """``_run_export``'s work, drawing continuum.png with ``worker`` (None: no figure)."""
+    import torch
+
+    from gaia_audio.config import to_dict
+    from gaia_audio.io.files import file_sha256
+    from gaia_audio.morph import export as continuum
+    from gaia_audio.morph.model import load_model
+
+    continuum.check_output(opts["out_dir"], opts["overwrite"])
+    torch.manual_seed(opts["seed"])
+    vm = load_model(opts["model_path"], device=opts["device"])
+    results = make_results(vm)
+    notes = list(dict.fromkeys(n for r in results for n in r.notes))
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+    settings = continuum.ExportSettings(sr=opts["sr"], subtype=opts["subtype"], loudness=opts["loudness"],
+                                        level=opts["level"], ramp_ms=opts["ramp_ms"],
+                                        silence_before_ms=opts["silence_ms"][0], silence_after_ms=opts["silence_ms"][1])
+    provenance = {
+        "kind": kind, "command": _full_command(), "argv": sys.argv, "seed": opts["seed"],
+        "model": {"path": str(vm.path), "sha256": vm.checksum(), "kind": vm.kind, "extra": vm.extra},
+        "recipe": to_dict(vm.config),
+        "morph": {"steps": opts["steps"], "alpha_range": list(opts["alpha_range"]), "path": opts["path_kind"],
+                  "spacing": opts["spacing"]},
+        "inputs": [{"path": str(p), "sha256": file_sha256(p)} for p in inputs],
+        "notes": notes,
+    }
+    out = continuum.export(results, opts["out_dir"], settings, provenance, opts["overwrite"], worker is not None,
+                           on_note=lambda note: click.echo(f"note: {note}", err=True), worker=worker)
+    n_files = sum(len(r.waveforms) for r in results)
+    click.echo(f"{n_files} sounds written to {out} (manifest.csv, provenance.json"
+               f"{'' if opts['no_plot'] else ', continuum.png'})")
+
+
+def _full_command() -> str:
+    """The running command with every option spelled out, defaults included (re-runnable as is)."""
+    import shlex
+
+    ctx = click.get_current_context()
+    words = ["gaia-audio", ctx.info_name]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if isinstance(param, click.Argument):
+            words += [str(v) for v in (value if isinstance(value, (tuple, list)) else [value]) if v is not None]
+        elif param.is_flag:
+            words += [param.opts[0]] if value else []
+        elif value is not None and value != ():
+            words += [param.opts[0], *(str(v) for v in (value if isinstance(value, (tuple, list)) else [value]))]
+    return shlex.join(words)
+
+
+def _load_endpoint(vm, path, channel):
+    """Read one input file and bring it to the model (mono, the model's rate, loud enough)."""
+    from gaia_audio.io import audio
+    from gaia_audio.morph.model import make_endpoint
+
+    y, sr = audio.load(path, mono=False)
+    return make_endpoint(vm, y, sr, Path(path).stem, channel)
+
+
+def _attribute_maker(path: str, opts: dict):
+    """A ``make(vm)`` giving the series of one input along the attribute ``opts["attribute"]``."""
+
+    def make(vm):
+        from gaia_audio.analysis.attributes import ATTRIBUTES_FILE, load_attribute
+        from gaia_audio.morph.series import morph_attribute
+
+        vector = load_attribute(vm.path.parent / ATTRIBUTES_FILE, opts["attribute"], int(vm.model.code_dim))
+        a = _load_endpoint(vm, path, opts["channel"])
+        return [morph_attribute(vm, a, vector, opts["attribute"], tuple(opts["extent"]), opts["steps"])]
+
+    return make
+
+
+@click.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@export_options
+@click.option("--attribute", default=None, metavar="NAME",
+              help="Move one INPUT along attribute NAME (from 'gaia-audio attributes') instead of morphing.")
+@click.option("--extent", nargs=2, type=float, default=(-3.0, 3.0), show_default=True, metavar="LO HI",
+              help="With --attribute: first and last multiple of the attribute vector (standard deviations).")
+@one_line_errors
+def morph(inputs, **opts):
+    """Morph between sounds: two INPUTS give a continuum, three or more a barycentric morph.
+
+    Encodes each input, interpolates the codes, decodes and inverts every step (the endpoints
+    too, so all steps share the same processing), matches their loudness and writes
+    OUT/step_00.wav … with manifest.csv (a PsychoPy conditions file), provenance.json and
+    continuum.png. Inputs longer than a tile are aligned in time by DTW and morphed window by
+    window. Inputs at another sample rate are resampled, stereo ones mixed down (a note says so).
+
+    \b
+    Example:
+      gaia-audio morph a.wav b.wav --steps 16 --model runs/zebra_finch --out morph_ab
+      gaia-audio morph a.wav b.wav --alpha-range -0.25 1.25 --spacing equal -m runs/zf -o ab
+    """
+    if opts["attribute"] is not None:  # one sound along a fitted attribute direction
+        if len(inputs) != 1:
+            raise click.UsageError("--attribute moves one INPUT; give exactly one")
+        _run_export("attribute", _attribute_maker(inputs[0], opts), opts, list(inputs))
+        return
+    if len(inputs) < 2:
+        raise click.UsageError("give two INPUTS for a continuum, or three or more for a barycentric morph")
+
+    def make(vm):
+        from gaia_audio.morph.series import morph_barycentric, morph_pair  # torch: imported after _run_export's start
+
+        ends = [_load_endpoint(vm, p, opts["channel"]) for p in inputs]
+        if len(ends) == 2:
+            return [morph_pair(vm, ends[0], ends[1], opts["steps"], opts["alpha_range"], opts["path_kind"],
+                               opts["spacing"])]
+        return [morph_barycentric(vm, ends, opts["steps"])]
+
+    _run_export("pair" if len(inputs) == 2 else "barycentric", make, opts, list(inputs))
+
+
+@click.command()
+@click.argument("pairs", required=False, type=click.Path(dir_okay=False))
+@click.option("--grid", nargs=4, type=click.Path(dir_okay=False), default=None, metavar="A B C D",
+              help="A 2-D bilinear grid between four corners (A, B on top; C, D below).")
+@export_options
+@one_line_errors
+def continuum(pairs, grid, **opts):
+    """Many continua in one run: one per row of PAIRS (a CSV with columns a, b and optionally
+    name; paths relative to the CSV), or a --grid between four sounds.
+
+    Each continuum goes into its own subfolder of OUT; one manifest.csv lists every file.
+
+    \b
+    Example:
+      gaia-audio continuum pairs.csv --steps 16 --model runs/zebra_finch --out continua
+      gaia-audio continuum --grid a.wav b.wav c.wav d.wav --steps 5 -m runs/zebra_finch -o grid
+    """
+    if (pairs is None) == (grid is None):
+        raise click.UsageError("give either a PAIRS csv or --grid A B C D")
+    if grid is not None:
+        inputs = list(grid)
+
+        def make(vm):
+            from gaia_audio.morph.series import morph_grid
+
+            return [morph_grid(vm, [_load_endpoint(vm, p, opts["channel"]) for p in grid], opts["steps"])]
+    else:
+        from gaia_audio.io.manifest import read_pairs
+
+        table = read_pairs(pairs)
+        inputs = list(dict.fromkeys(p for row in table for p in (row["a"], row["b"])))
+
+        def make(vm):
+            from gaia_audio.morph.series import morph_pair
+
+            ends = {p: _load_endpoint(vm, p, opts["channel"]) for p in inputs}
+            return [morph_pair(vm, ends[row["a"]], ends[row["b"]], opts["steps"], opts["alpha_range"],
+                               opts["path_kind"], opts["spacing"], row["name"]) for row in table]
+
+    _run_export("grid" if grid else "pairs", make, opts, inputs)

@@ -1,0 +1,1 @@
+"""Datasets: cutting recordings into units, annotations, tile caches, batch samplers, example data."""

@@ -1,0 +1,1 @@
+"""Files in and out: audio, the one atomic write, hashes, CSV manifests, figures."""

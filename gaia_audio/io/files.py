@@ -1,0 +1,107 @@
+"""Files written whole or not at all, file hashes, and CSV tables.
+
+Every file gaia-audio writes goes through :func:`atomic_write`: the content is written to a
+hidden temporary file in the destination's folder, flushed to disk, and renamed over the
+destination. A crash, a full disk or Ctrl-C leaves the previous file (or none), never half of one.
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import errno
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from gaia_audio.errors import DataError, GaiaError
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, suffix: str = ".tmp", error: type[GaiaError] = GaiaError) -> Iterator[Path]:
+    """Yield a temporary path to write; on success it is fsynced and renamed over ``path``.
+
+    Args:
+        path: the destination; its folder is created if missing.
+        suffix: ending of the temporary name (e.g. ".npy" where a writer appends its own).
+        error: the GaiaError subclass to raise (AudioError for sounds, TrainingError for checkpoints).
+    Yields:
+        The temporary file's path, beside ``path``.
+    Raises:
+        error: naming ``path``, if the disk is full or the write fails (nothing is left behind).
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}{suffix}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        yield tmp
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise error("disk full while writing; the previous file is intact", path) from None
+        raise error(f"could not write ({err.strerror or err})", path) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically; returns the path."""
+    with atomic_write(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def write_csv(path: str | os.PathLike, header: list[str], rows: list[list]) -> Path:
+    """Write a CSV table (a header row, then ``rows``) atomically; returns the path."""
+    with atomic_write(path) as tmp:
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(header)
+            writer.writerows(rows)
+    return Path(path)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """A text file's contents, written as UTF-16 (with BOM), UTF-8 or, failing those, Latin-1.
+
+    Raises:
+        DataError: naming ``path``: missing, unreadable, or not text (NUL bytes, bad UTF-16).
+    """
+    path = Path(path)
+    return decode_text(read_bytes(path), path)
+
+
+def read_bytes(path: Path) -> bytes:
+    """Read a whole file, turning OS errors into a DataError naming it."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise DataError("file not found", path) from None
+    except OSError as err:
+        raise DataError(f"cannot read file ({err.strerror})", path) from None
+
+
+def decode_text(raw: bytes, path: Path) -> str:
+    """Decode text written as UTF-16 (with BOM), UTF-8 or, failing that, Latin-1."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            raise DataError("text file is not valid UTF-16", path) from None
+    if b"\x00" in raw:
+        raise DataError("not a text file (holds NUL bytes)", path)
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")

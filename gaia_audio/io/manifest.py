@@ -1,0 +1,184 @@
+"""The tables gaia-audio reads and writes: a dataset's manifest of vocal units, a continuum's
+manifest of stimulus files (a PsychoPy conditions file), and the pairs table of ``continuum``.
+
+Paths inside a manifest are relative to its folder and may not leave it.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+import unicodedata
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+from gaia_audio.errors import DataError
+from gaia_audio.io.files import atomic_write, read_text, write_csv
+
+#: Columns of a dataset's manifest.csv, in order.
+MANIFEST_COLUMNS = ("path", "source", "onset", "offset", "sr", "duration", "label")
+#: Columns of a continuum's manifest.csv, in order (those no row uses are left out; weight columns w0… follow v).
+CONTINUUM_COLUMNS = ("file", "pair", "step", "alpha", "u", "v", "duration_s", "file_duration_s", "level_db",
+           "loudness_lufs", "realism", "distance_prev", "fidelity_db")
+
+
+def write_manifest(rows: list[dict], path: str | os.PathLike) -> Path:
+    """Write a dataset's manifest rows to a CSV atomically.
+
+    Args:
+        rows: dicts with at least path, source, onset, offset, sr, duration (label optional);
+            other keys become extra columns after the standard ones.
+        path: the manifest.csv to write.
+
+    Returns:
+        The path written.
+    """
+    path = Path(path)
+    if not rows:
+        raise DataError("no units to write to the manifest", path)
+    extra = [k for k in dict.fromkeys(k for row in rows for k in row) if k not in MANIFEST_COLUMNS]
+    for i, row in enumerate(rows):
+        missing = [c for c in MANIFEST_COLUMNS if c not in row and c != "label"]
+        if missing:
+            raise DataError(f"row {i} lacks {', '.join(missing)}", path)
+        _check_relative(str(row["path"]), path, f"row {i}")
+    with atomic_write(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(MANIFEST_COLUMNS) + extra, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def read_manifest(path: str | os.PathLike, check_files: bool = False) -> list[dict]:
+    """Read and validate a manifest.csv.
+
+    Args:
+        path: the manifest; unit paths in it are relative to its folder.
+        check_files: also check that every unit file exists.
+
+    Returns:
+        One dict per unit: path (str, relative), source (str), onset/offset/duration (float, s),
+        sr (int), label (str), plus any extra columns as str.
+
+    Raises:
+        DataError: missing file or columns, no rows, absolute or '..' paths, bad numbers, missing units.
+    """
+    path = Path(path)
+    text = read_text(path)
+    try:
+        reader = csv.DictReader(text.splitlines())
+        header = reader.fieldnames or []
+        missing = [c for c in MANIFEST_COLUMNS if c not in header]
+        if missing:
+            raise DataError(f"manifest lacks column(s) {', '.join(missing)} "
+                            f"(expected {', '.join(MANIFEST_COLUMNS)})", path)
+        rows = [(reader.line_num, dict(row)) for row in reader]
+    except csv.Error as err:
+        raise DataError(f"not a readable CSV ({err})", path) from None
+    if not rows:
+        raise DataError("empty manifest: it lists no units", path)
+    out = []
+    for line, row in rows:
+        where = f"line {line}"
+        if None in row or any(row[c] is None for c in MANIFEST_COLUMNS):
+            raise DataError(f"{where}: wrong number of fields", path)
+        _check_relative(row["path"], path, where)
+        try:
+            onset, offset, duration = (float(row[c]) for c in ("onset", "offset", "duration"))
+            sr = float(row["sr"])
+        except ValueError:
+            raise DataError(f"{where}: onset, offset, sr and duration must be numbers", path) from None
+        if not all(math.isfinite(v) and v >= 0 for v in (onset, offset, duration)) or offset < onset:
+            raise DataError(f"{where}: bad times onset={row['onset']} offset={row['offset']} "
+                            f"duration={row['duration']}", path)
+        if not (math.isfinite(sr) and sr > 0 and sr == int(sr)):
+            raise DataError(f"{where}: sr must be a positive whole number, got {row['sr']}", path)
+        if check_files and not (path.parent / row["path"]).is_file():
+            raise DataError(f"{where}: unit file {row['path']} does not exist", path)
+        out.append({**row, "onset": onset, "offset": offset, "duration": duration, "sr": int(sr),
+                    "label": row["label"] or ""})
+    return out
+
+
+def _check_relative(unit_path: str, manifest: Path, where: str) -> None:
+    """Raise unless unit_path is a non-empty relative path that stays inside the dataset root."""
+    parts = unit_path.replace("\\", "/").split("/")
+    if (not unit_path.strip() or PurePosixPath(unit_path).is_absolute() or PureWindowsPath(unit_path).is_absolute()
+            or PureWindowsPath(unit_path).anchor or ".." in parts):  # anchor: "C:", "\\x" (root of a Windows drive)
+        raise DataError(f"{where}: unit path '{unit_path}' must be relative to the manifest's folder "
+                        "and must not use '..'", manifest)
+
+
+def manifest_summary(path: str | os.PathLike, count_labels: bool = False) -> str:
+    """One line: number of units (and labelled ones, if any or ``count_labels``), recordings,
+    total and range of durations."""
+    rows = read_manifest(path)
+    durations = [row["duration"] * 1000 for row in rows]
+    labelled = sum(bool(row["label"]) for row in rows)
+    return (f"{len(rows)} units{f' ({labelled} labelled)' if labelled or count_labels else ''} from "
+            f"{len({r['source'] for r in rows})} recording(s), {sum(durations) / 1000:.2f} s in total, "
+            f"{min(durations):.0f}-{max(durations):.0f} ms each, sr {rows[0]['sr']} Hz -> {path}")
+
+
+def read_pairs(path: str | os.PathLike) -> list[dict]:
+    """Read a pairs table: a CSV with columns ``a`` and ``b`` (audio paths, relative to the CSV)
+    and optionally ``name`` (the continuum's folder; default ``<a>_to_<b>``).
+
+    Returns:
+        [{"a": path, "b": path, "name": str}, ...] with resolved paths and unique names.
+    Raises:
+        DataError: missing file or columns, no rows, an empty cell, or a name used twice.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("no such pairs file", path)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            table = list(reader)
+            header = [(c or "").strip() for c in reader.fieldnames or []]
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise DataError(f"not a readable CSV file ({err})", path) from None
+    if not table:
+        raise DataError("pairs file lists no pairs (need a header row with columns a, b and one row per pair)", path)
+    missing = [c for c in ("a", "b") if c not in header]
+    if missing:
+        raise DataError(f"pairs file lacks column(s) {', '.join(missing)} (it has: {', '.join(header)})", path)
+    pairs, seen = [], set()
+    for line, row in enumerate(table, start=2):
+        if any(cell.strip() for cell in row.pop(None, [])):  # csv puts cells beyond the header under None
+            raise DataError(f"line {line}: more cells than the header has columns", path)
+        row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+        if not row["a"] or not row["b"]:
+            raise DataError(f"line {line}: empty a or b", path)
+        a, b = (path.parent / row[k] for k in ("a", "b"))
+        name = row.get("name") or f"{a.stem}_to_{b.stem}"
+        if name in seen:
+            raise DataError(f"line {line}: continuum name '{name}' is used twice", path)
+        if (name.startswith(".") or any(ch in name for ch in '/\\:*?"<>|') or len(name.encode("utf-8")) > 255
+                or any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in name)):
+            shown = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in name)
+            raise DataError(f"line {line}: continuum name '{shown[:80]}' cannot be a folder name", path)
+        seen.add(name)
+        pairs.append({"a": str(a), "b": str(b), "name": name})
+    return pairs
+
+
+def _cell(value) -> str:
+    """A manifest cell: empty for missing/NaN, numbers at fixed precision."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.10g}"
+    return str(value)
+
+
+def write_continuum_manifest(path: Path, rows: list[dict]) -> Path:
+    """Write a continuum's rows as CSV, the known columns first in :data:`CONTINUUM_COLUMNS` order."""
+    used = {k for row in rows for k in row}
+    weights = sorted((k for k in used if k[:1] == "w" and k[1:].isdigit()), key=lambda k: int(k[1:]))
+    columns = [c for c in CONTINUUM_COLUMNS if c in used]
+    at = columns.index("v") + 1 if "v" in columns else columns.index("duration_s")
+    columns = columns[:at] + weights + columns[at:]
+    return write_csv(path, columns, [[_cell(row.get(c)) for c in columns] for row in rows])
+
+

@@ -1,0 +1,113 @@
+"""Exported models: ``model.safetensors`` plus ``config.yaml``, written atomically, opened without running code.
+
+An exported model is ``RUN/model.safetensors``: the weights, with the merged recipe as YAML, the
+tile shape and further JSON metadata (training step, realism reference) in its header, and
+``RUN/config.yaml`` beside it. :func:`load_network` is the one loader every command uses; a
+safetensors file holds tensors and strings only, so opening one never executes anything.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+import torch
+import yaml
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+
+from gaia_audio import __version__
+from gaia_audio.config import Config, from_dict, to_dict
+from gaia_audio.errors import ModelError, TrainingError
+from gaia_audio.io.files import atomic_write, write_text
+from gaia_audio.models import build_model
+from gaia_audio.models.blocks import no_weight_init
+
+
+def export_model(run_dir: str | os.PathLike, model: torch.nn.Module, config: Config,
+                 tile_shape: tuple[int, int, int], extra: dict | None = None) -> Path:
+    """Write ``RUN/model.safetensors`` (weights + recipe metadata) and ``RUN/config.yaml``.
+
+    Args:
+        run_dir: the run folder.
+        model: the trained model (all of it: a GAIA model keeps its discriminator, which the
+            morph uses to score realism).
+        config: the merged recipe the model was trained with.
+        tile_shape: (C, n_freq, n_frames) of the model's input.
+        extra: further JSON-able metadata (e.g. the training step, realism reference level).
+    Returns:
+        Path of the safetensors file.
+    """
+    run_dir = Path(run_dir)
+    metadata = {"format": "gaia-audio", "version": __version__,
+                "config": yaml.safe_dump(to_dict(config), sort_keys=False),
+                "tile_shape": json.dumps(list(tile_shape)), "extra": json.dumps(extra or {})}
+    weights = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    path = run_dir / "model.safetensors"
+    with atomic_write(path, error=TrainingError) as tmp:
+        save_file(weights, str(tmp), metadata=metadata)
+    write_config(run_dir, config)
+    return path
+
+
+def write_config(run_dir: str | os.PathLike, config: Config) -> Path:
+    """Write the merged recipe as ``RUN/config.yaml`` (what ``--resume`` and later commands read)."""
+    return write_text(Path(run_dir) / "config.yaml", yaml.safe_dump(to_dict(config), sort_keys=False))
+
+
+def resolve_model_path(path: str | os.PathLike) -> Path:
+    """A run folder or a ``.safetensors`` file → the exported model's file."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "model.safetensors"
+        if not path.is_file():
+            raise ModelError("run folder has no exported model.safetensors (training not finished?)", path.parent)
+    elif not path.is_file():
+        raise ModelError("no such model file or run folder", path)
+    return path
+
+
+def read_exported(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], Config, tuple[int, int, int], dict]:
+    """Open an exported model: (weights, config, tile_shape, extra metadata). Runs no code."""
+    path = resolve_model_path(path)
+    try:
+        weights = load_file(str(path))
+        with safe_open(str(path), framework="pt") as fh:
+            metadata = fh.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ModelError(f"not a gaia-audio model ({str(err).splitlines()[0][:120]})", path) from None
+    if metadata.get("format") != "gaia-audio" or "config" not in metadata:
+        raise ModelError("not a gaia-audio model (safetensors file without gaia-audio metadata)", path)
+    try:
+        config = from_dict(Config, yaml.safe_load(metadata["config"]) or {}, str(path))
+        tile_shape = tuple(int(v) for v in json.loads(metadata["tile_shape"]))
+        extra = json.loads(metadata.get("extra", "{}"))
+    except (yaml.YAMLError, ValueError, TypeError) as err:
+        raise ModelError(f"model metadata is damaged ({err})", path) from None
+    if len(tile_shape) != 3:
+        raise ModelError("model metadata is damaged (tile shape)", path)
+    return weights, config, tile_shape, extra
+
+
+def load_network(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, Config, dict]:
+    """The network of an exported model, in eval mode, with its recipe and metadata.
+
+    Args:
+        path: a run folder or its ``model.safetensors``.
+        device: where the network goes.
+    Returns:
+        (model, its recipe, the exported metadata, which holds ``tile_shape`` too).
+    Raises:
+        ModelError: missing file, not a gaia-audio model, or weights that do not fit the recipe.
+    """
+    file = resolve_model_path(path)
+    weights, config, tile_shape, extra = read_exported(file)
+    with no_weight_init():  # the strict load below sets every weight
+        model = build_model(tuple(tile_shape), **dataclasses.asdict(config.model))
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as err:
+        raise ModelError(f"weights do not fit the model the recipe describes ({str(err).splitlines()[0]})",
+                         file) from None
+    return model.to(device).eval(), config, {**extra, "tile_shape": list(tile_shape), "path": str(file)}

@@ -1,0 +1,1 @@
+"""Morphs: a loaded model (encode, decode, invert), latent paths, alignment, series, export."""

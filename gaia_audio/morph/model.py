@@ -1,0 +1,274 @@
+"""A trained model with its front end: encode sounds, decode codes, invert spectrograms.
+
+    from gaia_audio import load_model
+    m = load_model("runs/zebra_finch")            # a run folder or its model.safetensors
+    z = m.encode(y_a, sr)                          # (code_dim,) numpy
+    y = m.decode(z, duration=0.12)                 # (n,) numpy at m.sr
+
+:class:`VocalModel` also carries the lower-level pieces the series code uses (spectrograms,
+tiles, batched encode/decode, realism, inversion); all take and return arrays of the shapes their
+docstrings give. :func:`make_endpoint` checks an input sound and brings it to the model; morphs
+are :mod:`gaia_audio.morph.series`'s.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gaia_audio.config import Config
+from gaia_audio.errors import AudioError, ModelError
+from gaia_audio.inversion import invert
+from gaia_audio.io import audio
+from gaia_audio.io.files import file_sha256
+from gaia_audio.models.export import load_network
+from gaia_audio.spectral.presets import make_frontend
+
+#: An input whose loudest time-frequency bin is less than this many dB above the front end's
+#: floor is refused as too quiet: the model would see an almost empty tile.
+QUIET_DB = 20.0
+#: Tiles per forward pass when encoding or decoding many at once.
+CHUNK = 64
+#: Inputs up to the longest unit the model was trained on (``max_unit_frames`` in the exported
+#: metadata) are single units, time-normalised into one tile; longer ones are aligned and morphed
+#: window by window. A model without that record takes this many seconds (segment.detect_units'
+#: default longest unit), or one tile's duration if that is longer.
+DEFAULT_MAX_UNIT_S = 0.5
+
+
+class VocalModel:
+    """A trained model with its front end, ready to encode, decode and morph sounds.
+
+    Args:
+        model: the network (GAIA, AE or VAE) with ``encode``/``decode``.
+        frontend: the ``spectral.frontend.Spectrogram`` it was trained with.
+        config: the merged recipe it was trained with.
+        extra: the exported metadata (``d_error_real`` for GAIA).
+        path: the model file it was loaded from.
+        device: where the network runs.
+    """
+
+    def __init__(self, model: torch.nn.Module, frontend, config: Config, extra: dict | None = None,
+                 path: str | os.PathLike | None = None, device: str | torch.device = "cpu"):
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.frontend = frontend.to(self.device)
+        self.config = config
+        self.extra = dict(extra or {})
+        self.path = None if path is None else Path(path)
+        self.kind = config.model.kind
+        self.sr = int(frontend.sr)
+        self.n_freq, self.n_frames = (int(v) for v in frontend.tile_shape)
+        self.hop_length, self.win_length = int(frontend.hop_length), int(frontend.win_length)
+        self.ref_db, self.min_db = float(frontend.ref_db), float(frontend.min_db)
+        freqs = np.asarray(getattr(frontend, "frequencies", [0.0, self.sr / 2]), dtype=np.float64)
+        self.freq_range = (float(freqs[0]), float(freqs[-1]))
+        self.quiet_db = QUIET_DB
+        self.quiet_threshold = QUIET_DB / (self.ref_db - self.min_db)
+        self.d_error_real = self.extra.get("d_error_real")
+        self.max_unit_frames = int(self.extra.get("max_unit_frames")
+                                   or max(self.n_frames, self.frames_for(DEFAULT_MAX_UNIT_S * self.sr)))
+
+    # ---- public ---------------------------------------------------------------------------
+
+    def encode(self, y: np.ndarray, sr: int) -> np.ndarray:
+        """The code of one vocal unit (time-normalised into one tile, whatever its length).
+
+        Args:
+            y: (n,) or (channels, n) samples (mixed down) of one unit; for longer sounds use
+                :meth:`morph`, which aligns them and works window by window.
+            sr: their sample rate (resampled to :attr:`sr` if different).
+        Returns:
+            (code_dim,) float32 code.
+        """
+        endpoint = make_endpoint(self, y, sr, "input")
+        return self.encode_tiles(self.to_tile(endpoint.S)[None])[0].cpu().numpy()
+
+    @torch.no_grad()
+    def decode(self, z: np.ndarray, duration: float | None = None) -> np.ndarray:
+        """A waveform from a code.
+
+        Args:
+            z: (code_dim,) code.
+            duration: seconds of the sound; None gives one tile's duration.
+        Returns:
+            (n,) float32 samples at :attr:`sr`.
+        """
+        n = int(round((duration if duration is not None else self.n_frames * self.hop_length / self.sr) * self.sr))
+        tile = self.decode_codes(torch.as_tensor(np.asarray(z, np.float32))[None])[0]
+        return self.invert(self.from_tile(tile, self.frames_for(n)), n)
+
+    def checksum(self) -> str | None:
+        """SHA-256 of the model file (None for a model built in memory)."""
+        return None if self.path is None else file_sha256(self.path)
+
+    # ---- building blocks ------------------------------------------------------------------
+
+    def level_db(self, s: float) -> float:
+        """The dB level of a [0, 1] spectrogram value."""
+        return self.min_db + float(s) * (self.ref_db - self.min_db)
+
+    def frames_for(self, n: int) -> int:
+        """STFT frames of ``n`` samples (centred frames)."""
+        return 1 + int(n) // self.hop_length
+
+    @torch.no_grad()
+    def spectrogram(self, y: np.ndarray) -> torch.Tensor:
+        """(n_freq, T) front end spectrogram in [0, 1] of (n,) samples at :attr:`sr`."""
+        return self.frontend(torch.as_tensor(np.asarray(y, np.float32))[None])[0].cpu()
+
+    def to_tile(self, S: torch.Tensor) -> torch.Tensor:
+        """(1, n_freq, n_frames) tile of a unit's (n_freq, T) spectrogram, tiled as in training."""
+        tiles, _ = self.frontend.tile(S[None])
+        return tiles[0]
+
+    def from_tile(self, tile: torch.Tensor, n_frames: int) -> np.ndarray:
+        """(n_freq, n_frames) spectrogram from a (1, n_freq, tile width) tile, undoing the tiling."""
+        return self.frontend.untile(tile[None].float().cpu(), int(n_frames))[0].numpy()
+
+    def magnitude(self, S: np.ndarray) -> np.ndarray:
+        """Linear STFT magnitude (n_fft // 2 + 1, T) of a (n_freq, T) [0, 1] spectrogram."""
+        return self.frontend.to_magnitude(torch.as_tensor(S)[None])[0].cpu().double().numpy()
+
+    @torch.no_grad()
+    def invert(self, S: np.ndarray, length: int) -> np.ndarray:
+        """(length,) float32 waveform of a (n_freq, T) spectrogram (the recipe's inversion)."""
+        return self.invert_many([S], [length])[0]
+
+    @torch.no_grad()
+    def invert_many(self, spectrograms: list[np.ndarray], lengths: list[int], batch_size: int = 32) -> list[np.ndarray]:
+        """Invert many spectrograms in batches (far faster than one by one on a CPU).
+
+        Spectrograms of different lengths are padded at the end with the floor (silence) to the
+        longest of their batch, inverted together, and each waveform is cut back to its length.
+
+        Args:
+            spectrograms: (n_freq, T_k) arrays in [0, 1].
+            lengths: samples of each waveform.
+            batch_size: spectrograms per batch.
+        Returns:
+            (lengths[k],) float32 waveforms.
+        """
+        inv = self.config.inversion
+        out: list[np.ndarray] = [None] * len(spectrograms)
+        order = sorted(range(len(spectrograms)), key=lambda k: lengths[k])
+        for start in range(0, len(order), batch_size):
+            group = order[start:start + batch_size]
+            n_max = max(int(lengths[k]) for k in group)
+            T = max(self.frames_for(n_max), *(spectrograms[k].shape[-1] for k in group))
+            S = torch.zeros(len(group), self.n_freq, T)
+            for row, k in enumerate(group):
+                S[row, :, :spectrograms[k].shape[-1]] = torch.as_tensor(spectrograms[k])
+            y = invert(self.frontend, S.to(self.device), length=n_max, method=inv.method, n_iter=inv.n_iter,
+                       momentum=inv.momentum)
+            for row, k in enumerate(group):
+                out[k] = np.asarray(y[row, :int(lengths[k])].cpu(), dtype=np.float32)
+        return out
+
+    @torch.no_grad()
+    def encode_tiles(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, code_dim) codes of (B, 1, n_freq, n_frames) tiles."""
+        return torch.cat([self.model.encode(c.float().to(self.device)) for c in x.split(CHUNK)])
+
+    @torch.no_grad()
+    def decode_codes(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, 1, n_freq, n_frames) tiles in [0, 1] decoded from (B, code_dim) codes."""
+        return torch.cat([self.model.decode(c.float().to(self.device)) for c in z.split(CHUNK)])
+
+    @torch.no_grad()
+    def realism(self, x: torch.Tensor) -> np.ndarray | None:
+        """Per tile, mean |x − D(x)| over the same error on real training tiles (1.0 = as real data).
+
+        Args:
+            x: (B, 1, n_freq, n_frames) decoded tiles.
+        Returns:
+            (B,) float64, or None for a model without a discriminator (AE, VAE).
+        """
+        chunks = x.float().to(self.device).split(CHUNK)
+        errors = [self.model.realism_error(c) for c in chunks]
+        if not self.d_error_real or any(e is None for e in errors):
+            return None
+        return (torch.cat(errors).double() / float(self.d_error_real)).cpu().numpy()
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> VocalModel:
+    """Open an exported model (a run folder or its ``model.safetensors``); runs no code from it.
+
+    Args:
+        path: the run folder or the ``.safetensors`` file.
+        device: where the network runs ("cpu", "cuda", ...).
+    Returns:
+        The model with its front end.
+    Raises:
+        ModelError: missing file, not a gaia-audio model, or weights that do not fit the recipe.
+    """
+    model, config, extra = load_network(path)
+    frontend = make_frontend(**dataclasses.asdict(config.frontend))
+    if tuple(frontend.tile_shape) != tuple(extra["tile_shape"][1:]):
+        raise ModelError(f"model tile shape {tuple(extra['tile_shape'][1:])} does not match its front end's "
+                         f"{tuple(frontend.tile_shape)}", extra["path"])
+    return VocalModel(model, frontend, config, extra, extra["path"], device)
+
+
+@dataclass
+class Endpoint:
+    """One input sound, ready to morph.
+
+    Attributes:
+        name: how rows and notes refer to it (a file name, "a", "b").
+        y: (n,) float32 mono samples at the model's sample rate.
+        S: (n_freq, T) spectrogram in [0, 1] from the model's front end.
+        notes: what was changed to make it fit the model (resampling, mix-down).
+    """
+
+    name: str
+    y: np.ndarray
+    S: torch.Tensor
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.S.shape[-1])
+
+
+def make_endpoint(vm: VocalModel, y: np.ndarray, sr: int, name: str = "input", channel: int | None = None) -> Endpoint:
+    """Check an input sound and bring it to the model: mono, the model's rate, loud enough.
+
+    Args:
+        vm: the model it will be encoded with.
+        y: (n,) mono or (channels, n) samples in [-1, 1].
+        sr: their sample rate.
+        name: the input's name, used in errors and notes.
+        channel: pick this channel of a multichannel input instead of mixing all down.
+    Returns:
+        The endpoint; ``notes`` says what was changed.
+    Raises:
+        AudioError: empty, NaN/Inf, too short for one STFT window, silent or too quiet input, or a
+            channel that does not exist.
+    """
+    y = np.asarray(y, dtype=np.float32)
+    y, note = audio.to_mono(y[0] if y.ndim == 2 and y.shape[0] == 1 else y, channel, name)
+    notes = [f"{name}: {note}"] if note else []
+    if y.size == 0:
+        raise AudioError("empty input (0 samples)", name)
+    if not np.all(np.isfinite(y)):
+        raise AudioError("input holds NaN or Inf samples", name)
+    if int(sr) != vm.sr:
+        notes.append(f"{name}: resampled from {int(sr)} Hz to the model's {vm.sr} Hz")
+        y = audio.resample(y, int(sr), vm.sr)
+    if y.size < vm.win_length:
+        raise AudioError(f"too short: {1000 * y.size / vm.sr:.1f} ms, less than one analysis window "
+                         f"({1000 * vm.win_length / vm.sr:.1f} ms)", name)
+    if not np.any(y):
+        raise AudioError("silent input (all samples are zero)", name)
+    S = vm.spectrogram(y)
+    loudest = float(S.max())
+    if loudest < vm.quiet_threshold:
+        raise AudioError(f"too quiet for the model: its loudest bin is {vm.level_db(loudest):.0f} dB, within "
+                         f"{vm.quiet_db:.0f} dB of the front end's floor ({vm.min_db:.0f} dB; 0 dB = full-scale "
+                         f"sine); amplify it (e.g. normalise its peak) and try again", name)
+    return Endpoint(name, y, S, notes)

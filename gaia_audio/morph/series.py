@@ -1,0 +1,310 @@
+"""Morphs between vocalizations: endpoints, time alignment, latent paths and step spacing.
+
+A morph encodes its endpoints, walks a path between their codes (``lerp`` or ``slerp``, with
+α beyond [0, 1] extrapolating), decodes each step, restores its duration and inverts it to a
+waveform. The endpoints go through the same encode → decode → invert path as every other step,
+so the whole series carries the same processing.
+
+Time: single vocal units (up to the longest unit the model was trained on, ``max_unit_frames``)
+are time-normalised into one tile each, and a step's duration goes linearly from one endpoint's
+to the other's. Longer inputs are aligned by DTW between their spectrograms (see
+:mod:`gaia_audio.morph.align`); tile-wide windows taken at aligned positions are encoded pairwise,
+interpolated, decoded and overlap-added on a time axis that is itself interpolated between the
+two warps.
+
+Spacing: ``uniform`` steps are evenly spaced in α; ``equal`` steps are evenly spaced in arc length
+along the decoded path, so consecutive steps differ by the same amount (RMS difference of decoded
+tiles, the ``distance_prev`` column of the manifest); see :mod:`gaia_audio.morph.paths`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from gaia_audio.errors import DataError
+from gaia_audio.io import audio
+from gaia_audio.morph.align import aligned_windows, dtw_path, overlap_add
+from gaia_audio.morph.model import Endpoint, VocalModel, make_endpoint
+from gaia_audio.morph.paths import (
+    N_DENSE,
+    SPACINGS,
+    barycentric_weights,
+    equal_arc_alphas,
+    grid_weights,
+    interpolate,
+    step_alphas,
+    step_distances,
+)
+from gaia_audio.spectral.metrics import spectral_convergence_db
+
+
+@dataclass
+class MorphResult:
+    """A series of resynthesized steps and what the manifest says about each.
+
+    Attributes:
+        waveforms: one (n_k,) float32 array per step, at ``sr``.
+        sr: sample rate of the waveforms.
+        rows: one dict per step: pair, step, alpha (or weights), duration_s, level_db, realism,
+            distance_prev, fidelity_db (empty where it does not apply).
+        spectrograms: one (n_freq, T_k) [0, 1] array per step, for plots.
+        notes: what was changed on the way (resampling, mix-down), one line each.
+        name: the pair's (or grid's) name.
+        stems: file name (without extension) of each step.
+        hop_length: STFT hop of the spectrograms (for plot axes).
+        freq_range: (fmin, fmax) in Hz that the spectrogram rows span (for plot axes).
+    """
+
+    waveforms: list[np.ndarray]
+    sr: int
+    rows: list[dict]
+    spectrograms: list[np.ndarray]
+    notes: list[str] = field(default_factory=list)
+    name: str = "morph"
+    stems: list[str] | None = None
+    hop_length: int | None = None
+    freq_range: tuple[float, float] | None = None
+
+    def __post_init__(self):
+        if self.stems is None:
+            width = max(2, len(str(len(self.waveforms) - 1)))
+            self.stems = [f"step_{k:0{width}d}" for k in range(len(self.waveforms))]
+
+
+# ---- endpoints and series -------------------------------------------------------------------
+
+
+class _UnitSeries:
+    """Steps between two single units: one time-normalised tile per step, duration interpolated."""
+
+    def __init__(self, vm: VocalModel, a: Endpoint, b: Endpoint, path: str):
+        self.vm, self.a, self.b, self.path = vm, a, b, path
+        self.z = vm.encode_tiles(torch.stack([vm.to_tile(a.S), vm.to_tile(b.S)]))  # (2, D)
+
+    def decode(self, alphas: np.ndarray) -> torch.Tensor:
+        """(S, 1, n_freq, n_frames) decoded tiles at positions ``alphas``."""
+        return self.vm.decode_codes(interpolate(self.z[0], self.z[1], alphas, self.path))
+
+    def spectrogram(self, tiles: torch.Tensor, alpha: float) -> tuple[np.ndarray, int]:
+        """The step's (n_freq, T) spectrogram at its interpolated duration, and its length in samples."""
+        n = _lerp_length(len(self.a.y), len(self.b.y), alpha)
+        return self.vm.from_tile(tiles, self.vm.frames_for(n)), n
+
+
+class _AlignedSeries:
+    """Steps between two long inputs: DTW-aligned windows, interpolated pairwise, overlap-added."""
+
+    def __init__(self, vm: VocalModel, a: Endpoint, b: Endpoint, path: str):
+        self.vm, self.a, self.b, self.path = vm, a, b, path
+        S_a, S_b = a.S.cpu().numpy(), b.S.cpu().numpy()
+        self.windows = aligned_windows(dtw_path(S_a, S_b, source=f"{a.name}, {b.name}"), vm.n_frames)
+        tiles_a = torch.stack([vm.to_tile(a.S[:, i0:i1]) for i0, i1, _, _ in self.windows])
+        tiles_b = torch.stack([vm.to_tile(b.S[:, j0:j1]) for _, _, j0, j1 in self.windows])
+        self.z_a, self.z_b = vm.encode_tiles(tiles_a), vm.encode_tiles(tiles_b)  # (W, D) each
+
+    def decode(self, alphas: np.ndarray) -> torch.Tensor:
+        """(S, W, 1, n_freq, n_frames) decoded window tiles at positions ``alphas``."""
+        z = interpolate(self.z_a, self.z_b, alphas, self.path)                  # (S, W, D)
+        tiles = self.vm.decode_codes(z.reshape(-1, z.shape[-1]))
+        return tiles.reshape(z.shape[0], z.shape[1], *tiles.shape[1:])
+
+    def spectrogram(self, tiles: torch.Tensor, alpha: float) -> tuple[np.ndarray, int]:
+        """Overlap-add the decoded windows on the time axis warped by ``alpha``."""
+        n = _lerp_length(len(self.a.y), len(self.b.y), alpha)
+        total = self.vm.frames_for(n)
+        pieces, offsets = [], []
+        for tile, (i0, i1, j0, j1) in zip(tiles, self.windows):
+            start = round((1 - alpha) * i0 + alpha * j0)
+            length = max(1, round((1 - alpha) * (i1 - i0) + alpha * (j1 - j0)))
+            pieces.append(self.vm.from_tile(tile, length))
+            offsets.append(int(min(max(start, 0), total - 1)))
+        return overlap_add(pieces, offsets, total), n
+
+
+def _lerp_length(n_a: int, n_b: int, alpha: float) -> int:
+    """Samples of a step: linear in α between the endpoints' lengths (at least 1)."""
+    return max(1, int(round(n_a + alpha * (n_b - n_a))))
+
+
+def finish(vm: VocalModel, tiles: torch.Tensor, spectrograms: list[np.ndarray], lengths: list[int],
+            rows: list[dict], targets: dict[int, Endpoint], name: str, notes: list[str]) -> MorphResult:
+    """Invert each step and fill in the manifest columns every kind of morph shares."""
+
+    n_steps = tiles.shape[0]
+    realism = vm.realism(tiles.reshape(-1, *tiles.shape[-3:]))
+    realism = None if realism is None else realism.reshape(n_steps, -1).mean(axis=1)
+    waveforms = vm.invert_many(spectrograms, lengths)
+    for k, row in enumerate(rows):
+        row["pair"] = name
+        row["duration_s"] = len(waveforms[k]) / vm.sr
+        row["level_db"] = float(audio.rms_db(waveforms[k]))
+        row["realism"] = float(realism[k]) if realism is not None else None
+        row.setdefault("distance_prev", None)
+        fidelity = None
+        if k in targets:
+            fidelity = spectral_convergence_db(vm.magnitude(targets[k].S.cpu().numpy()), vm.magnitude(spectrograms[k]))
+        row["fidelity_db"] = fidelity
+    return MorphResult(waveforms, vm.sr, rows, spectrograms, notes, name, hop_length=vm.hop_length,
+                       freq_range=vm.freq_range)
+
+
+@torch.no_grad()
+def morph_pair(vm: VocalModel, a: Endpoint, b: Endpoint, steps: int = 16,
+               alpha_range: tuple[float, float] = (0.0, 1.0), path: str = "lerp", spacing: str = "uniform",
+               name: str | None = None) -> MorphResult:
+    """A continuum of ``steps`` sounds from ``a`` (α = 0) to ``b`` (α = 1).
+
+    Args:
+        vm: the model.
+        a, b: endpoints from :func:`make_endpoint`.
+        steps: sounds in the series, both ends of ``alpha_range`` included.
+        alpha_range: first and last α; beyond [0, 1] extrapolates.
+        path: "lerp" or "slerp".
+        spacing: "uniform" in α, or "equal" arc length along the decoded path.
+        name: the pair's name in the manifest (default "a_to_b" from the endpoints' names).
+    Returns:
+        The waveforms and their manifest rows (alpha, duration, level, realism, distance to the
+        previous step, and fidelity to the original for steps at α = 0 or 1).
+    """
+    if spacing not in SPACINGS:
+        raise DataError(f"unknown spacing '{spacing}' (use {' or '.join(SPACINGS)})")
+    alphas = step_alphas(steps, alpha_range)
+    interpolate(torch.zeros(1), torch.zeros(1), alphas[:1], path)  # checks the path name early
+    short = max(a.n_frames, b.n_frames) <= vm.max_unit_frames
+    series = (_UnitSeries if short else _AlignedSeries)(vm, a, b, path)
+    if spacing == "equal":
+        dense = np.linspace(alphas[0], alphas[-1], max(N_DENSE if short else N_DENSE // 2, steps))
+        alphas = equal_arc_alphas(series.decode(dense), dense, steps)
+    tiles = series.decode(alphas)
+    built = [series.spectrogram(tiles[k], float(alphas[k])) for k in range(steps)]
+    distances = step_distances(tiles)
+    rows = [{"step": k, "alpha": float(alphas[k]), "distance_prev": None if k == 0 else float(distances[k])}
+            for k in range(steps)]
+    targets = {k: a for k in range(steps) if abs(alphas[k]) < 1e-9}
+    targets.update({k: b for k in range(steps) if abs(alphas[k] - 1) < 1e-9})
+    notes = list(dict.fromkeys(a.notes + b.notes + ([] if short else [
+        f"{a.name}, {b.name}: longer than one unit ({vm.max_unit_frames * vm.hop_length / vm.sr:.2f} s): "
+        f"aligned by DTW, {len(series.windows)} windows overlap-added"])))
+    return finish(vm, tiles, [s for s, _ in built], [n for _, n in built], rows, targets,
+                   name or f"{a.name}_to_{b.name}", notes)
+
+
+@torch.no_grad()
+def morph_weights(vm: VocalModel, endpoints: list[Endpoint], weights: np.ndarray, columns: list[dict],
+                  name: str, previous: list[int | None] | None = None) -> MorphResult:
+    """Sounds at weighted mixtures of several endpoints' codes (bilinear grids, barycentric morphs).
+
+    Args:
+        vm: the model.
+        endpoints: N units, each at most a tile long.
+        weights: (M, N) mixing weights, each row summing to 1.
+        columns: per sound, the manifest columns that place it (e.g. {"u": .., "v": ..}).
+        name: the manifest's ``pair`` value.
+        previous: per sound, the index of the sound its ``distance_prev`` is measured from.
+    Returns:
+        The waveforms and manifest rows; rows with a weight of 1 carry their endpoint's fidelity.
+    """
+    long = [e.name for e in endpoints if e.n_frames > vm.max_unit_frames]
+    if long:
+        raise DataError(f"grids and barycentric morphs take single units of at most "
+                        f"{vm.max_unit_frames * vm.hop_length / vm.sr:.2f} s; too long: {', '.join(long)}")
+    z = vm.encode_tiles(torch.stack([vm.to_tile(e.S) for e in endpoints]))  # (N, D)
+    w = torch.as_tensor(weights, dtype=z.dtype, device=z.device)
+    tiles = vm.decode_codes(w @ z)                                          # (M, 1, H, W)
+    lengths = [max(1, int(round(float(np.dot(wk, [len(e.y) for e in endpoints]))))) for wk in weights]
+    spectrograms = [vm.from_tile(tiles[k], vm.frames_for(n)) for k, n in enumerate(lengths)]
+    flat = tiles.reshape(tiles.shape[0], -1).double()
+    rows = []
+    for k, extra in enumerate(columns):
+        prev = previous[k] if previous else None
+        dist = None if prev is None else float((flat[k] - flat[prev]).pow(2).mean().sqrt())
+        rows.append({"step": k, **extra, "distance_prev": dist})
+    targets = {k: endpoints[int(np.argmax(wk))] for k, wk in enumerate(weights) if np.isclose(wk.max(), 1.0)}
+    notes = list(dict.fromkeys(n for e in endpoints for n in e.notes))
+    return finish(vm, tiles, spectrograms, lengths, rows, targets, name, notes)
+
+
+def morph_grid(vm: VocalModel, corners: list[Endpoint], steps: int, name: str = "grid") -> MorphResult:
+    """A ``steps`` × ``steps`` bilinear grid between four corner units (a, b on top; c, d below).
+
+    Returns:
+        steps² sounds in row-major order; columns u (a→b) and v (a→c); ``distance_prev`` is to the
+        left neighbour in the same row.
+    """
+    if len(corners) != 4:
+        raise DataError(f"a grid needs exactly 4 corner sounds, got {len(corners)}")
+    weights, coords = grid_weights(steps)
+    columns = [{"u": float(u), "v": float(v)} for u, v in coords]
+    previous = [None if k % steps == 0 else k - 1 for k in range(len(coords))]
+    result = morph_weights(vm, corners, weights, columns, name, previous)
+    result.stems = [f"step_{k // steps:02d}_{k % steps:02d}" for k in range(len(coords))]
+    return result
+
+
+def morph_barycentric(vm: VocalModel, endpoints: list[Endpoint], steps: int, name: str = "barycentric") -> MorphResult:
+    """Every point of the simplex lattice between three or more units (``steps`` per edge).
+
+    Returns:
+        The lattice's sounds; columns w0 … w{N-1} hold each endpoint's weight.
+    """
+    if len(endpoints) < 3:
+        raise DataError(f"a barycentric morph needs 3 or more endpoints, got {len(endpoints)}")
+    weights = barycentric_weights(len(endpoints), steps)
+    columns = [{f"w{i}": float(w) for i, w in enumerate(wk)} for wk in weights]
+    return morph_weights(vm, endpoints, weights, columns, name)
+
+
+def continuum(vm: VocalModel, y_a: np.ndarray, y_b: np.ndarray, sr: int, steps: int = 16,
+              alpha_range: tuple[float, float] = (0.0, 1.0), path: str = "lerp", spacing: str = "uniform",
+              names: tuple[str, str] = ("a", "b")) -> MorphResult:
+    """A continuum of ``steps`` sounds from ``y_a`` to ``y_b``, endpoints resynthesized too.
+
+    Args:
+        vm: the model (``gaia_audio.load_model``).
+        y_a, y_b: (n,) or (channels, n) samples of the two endpoints.
+        sr: their sample rate (resampled to ``vm.sr`` if different; see ``result.notes``).
+        steps: sounds in the series.
+        alpha_range: first and last α (0 = a, 1 = b); beyond [0, 1] extrapolates.
+        path: "lerp" or "slerp".
+        spacing: "uniform" in α, or "equal" distances between consecutive steps.
+        names: how the manifest rows name the endpoints.
+    Returns:
+        ``result.waveforms`` (list of (n_k,) arrays at ``result.sr``) and ``result.rows``.
+    """
+    a = make_endpoint(vm, y_a, sr, names[0])
+    b = make_endpoint(vm, y_b, sr, names[1])
+    return morph_pair(vm, a, b, steps, alpha_range, path, spacing)
+
+
+@torch.no_grad()
+def morph_attribute(vm: VocalModel, a: Endpoint, vector: np.ndarray, name: str,
+                    extent: tuple[float, float] = (-3.0, 3.0), steps: int = 9) -> MorphResult:
+    """Move one sound along an attribute direction: codes z + e·vector for e across ``extent``.
+
+    Args:
+        vm: the model.
+        a: the sound, from :func:`make_endpoint` (a single unit).
+        vector: (code_dim,) attribute vector (one standard deviation of the label;
+            ``gaia_audio.analysis.attributes``).
+        name: the attribute's name (for the manifest).
+        extent: first and last multiple of the vector.
+        steps: sounds in the series.
+    Returns:
+        Rows carry ``alpha`` = the multiple e; the step at e = 0 (if any) is scored for fidelity
+        to the input.
+    """
+    if a.n_frames > vm.max_unit_frames:
+        raise DataError(f"{a.name}: attribute morphs take one vocal unit (up to "
+                        f"{vm.max_unit_frames * vm.hop_length / vm.sr:.2f} s); segment longer sounds first")
+    z = vm.encode_tiles(vm.to_tile(a.S)[None])[0]                                  # (code_dim,)
+    multiples = np.linspace(extent[0], extent[1], steps)
+    codes = z[None] + torch.as_tensor(multiples, dtype=z.dtype, device=z.device)[:, None] * \
+        torch.as_tensor(vector, dtype=z.dtype, device=z.device)[None]
+    tiles = vm.decode_codes(codes)
+    n = len(a.y)
+    spectrograms = [vm.from_tile(tiles[k], vm.frames_for(n)) for k in range(steps)]
+    rows = [{"step": k, "alpha": float(e), "attribute": name} for k, e in enumerate(multiples)]
+    targets = {k: a for k, e in enumerate(multiples) if abs(e) < 1e-9}
+    return finish(vm, tiles, spectrograms, [n] * steps, rows, targets, f"{a.name}_{name}", list(a.notes))

@@ -1,0 +1,1 @@
+"""Training: pure losses, one objective per model kind, the loop, checkpoints, DDP, previews."""
