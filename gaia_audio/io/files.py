@@ -1,8 +1,10 @@
-"""Files written whole or not at all, file hashes, and CSV tables.
+"""Files written whole or not at all, file hashes, CSV tables, and text files read in any encoding.
 
 Every file gaia-audio writes goes through :func:`atomic_write`: the content is written to a
 hidden temporary file in the destination's folder, flushed to disk, and renamed over the
 destination. A crash, a full disk or Ctrl-C leaves the previous file (or none), never half of one.
+Text that users hand in (manifests, annotations) is read by :func:`read_text`, whatever editor
+saved it.
 """
 from __future__ import annotations
 

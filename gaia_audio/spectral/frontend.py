@@ -20,10 +20,10 @@ import math
 import numba
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from gaia_audio.errors import ConfigError
 from gaia_audio.spectral.stft import istft, stft
-from gaia_audio.spectral.tiles import stretch
 
 
 def _as_batch(x, ndim: int, device: torch.device) -> tuple[torch.Tensor, bool]:
@@ -202,6 +202,25 @@ class Spectrogram(torch.nn.Module):
         tiles, n_time = self.tile(self.forward(torch.as_tensor(y).reshape(1, -1)))
         return tiles[0], n_time
 
+
+def stretch(S: torch.Tensor, n_frames: int) -> torch.Tensor:
+    """Resize spectrograms in time to ``n_frames`` frames: linear interpolation, antialiased when shrinking
+    (a unit of any duration becomes one tile this way, and goes back to its own length the same way).
+
+    Args:
+        S: (B, n_freq, T) spectrograms in [0, 1].
+        n_frames: frames wanted (>= 1).
+    Returns:
+        (B, n_freq, n_frames) in [0, 1], in the dtype of ``S``.
+    Raises:
+        ValueError: ``n_frames`` < 1.
+    """
+    n_frames = int(n_frames)
+    if n_frames < 1:
+        raise ValueError(f"n_frames must be >= 1, got {n_frames}")
+    x = F.interpolate(S[:, None].float(), size=(S.shape[1], n_frames), mode="bilinear", align_corners=False,
+                      antialias=n_frames < S.shape[-1])
+    return x[:, 0].clamp(0.0, 1.0).to(S.dtype)
 
 
 @numba.njit(cache=True)
