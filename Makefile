@@ -34,7 +34,7 @@ demo: venv
 # the built wheel's among them (tests/test_wheel.py).
 test: venv
 	$(VENV)/bin/ruff check gaia_audio tests benchmarks
-	$(VENV)/bin/lint-imports
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -q tests
 
 bench: venv
