@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from gaia_audio import __version__
-from gaia_audio.cli import analysis, frontend, morph, train
+from gaia_audio.cli import analysis, frontend, morph, train, trials
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,5 +22,5 @@ def main() -> None:
 
 
 for command in (train.train, train.prepare, morph.morph, morph.continuum, frontend.resynth, frontend.spectrogram,
-                analysis.bench, analysis.evaluate, analysis.embed, analysis.attributes):
+                analysis.bench, analysis.evaluate, analysis.embed, analysis.attributes, trials.trials):
     main.add_command(command)
