@@ -48,7 +48,7 @@ def _manifest(folder):
 def test_one_continuum_writes_steps_manifest_and_provenance(tmp_path):
     out = export([_result()], tmp_path / "out", ExportSettings(), {"seed": 3, "command": "gaia-audio morph"},
                  plot=False)
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.csv", "provenance.json", "step_00.wav",
+    assert sorted(p.name for p in out.iterdir()) == ["index.html", "manifest.csv", "provenance.json", "step_00.wav",
                                                      "step_01.wav", "step_02.wav", "step_03.wav"]
     rows = _manifest(out)
     assert [r["file"] for r in rows] == [f"step_{k:02d}.wav" for k in range(4)]

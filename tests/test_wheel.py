@@ -75,7 +75,7 @@ def test_the_wheel_runs_every_stage_from_an_empty_folder(wheel_env, tmp_path, lo
     run(wheel_env, here, "gaia-audio", "morph", str(units[0]), str(units[1]), "--model", "runs/zebra_finch",
         "--out", "continuum", "--steps", "3", "--no-plot")
     assert sorted(p.name for p in (here / "continuum").iterdir()) == [
-        "manifest.csv", "provenance.json", "step_00.wav", "step_01.wav", "step_02.wav"]
+        "index.html", "manifest.csv", "originals", "provenance.json", "step_00.wav", "step_01.wav", "step_02.wav"]
 
     done = run(wheel_env, here, "gaia-audio", "bench", "lines", "--steps", "4", "--kinds", "ae", "--pairs", "4",
                "--quiet", "--set", "model.width=4", "--set", "model.n_res=1", "--set", "train.batch_size=4")

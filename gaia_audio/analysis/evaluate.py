@@ -27,6 +27,7 @@ from gaia_audio.errors import DataError
 from gaia_audio.io import figures
 from gaia_audio.io.files import write_text
 from gaia_audio.models import decode_line
+from gaia_audio.training.report import write_run_page
 
 #: fewer held-out tiles than this and the evaluation uses every tile (and says so)
 MIN_HELD = 8
@@ -231,6 +232,8 @@ def evaluate_run(run: str | os.PathLike, out_dir: str | os.PathLike | None = Non
     out_dir.mkdir(parents=True, exist_ok=True)
     write_text(out_dir / "evaluation.json", json.dumps(result, indent=2) + "\n")
     write_text(out_dir / "evaluation.md", markdown_table({config.model.kind: result}) + "\n")
+    if out_dir.resolve() == run_dir.resolve():
+        write_run_page(run_dir)  # the run's page shows its evaluation
     return result
 
 

@@ -61,7 +61,7 @@ def bench(name, steps, out_dir, kinds, n_pairs, overrides, quiet):
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--grid", type=click.Path(dir_okay=False), default=None,
               help="Also draw the paper's figure here: x, D(x), G(x), D(G(x)), latent interpolations beside "
-                   "pixel cross-fades.")
+                   "pixel cross-fades (as RUN/evaluation_grid.png it also shows on RUN/index.html).")
 @one_line_errors
 def evaluate(run, out_dir, data_root, n_pairs, critic_steps, seed, grid):
     """Score a trained RUN on its held-out data and write evaluation.json and evaluation.md.
@@ -82,8 +82,13 @@ def evaluate(run, out_dir, data_root, n_pairs, critic_steps, seed, grid):
     click.echo(markdown_table({result["model"]: result}))
     if grid:
         from gaia_audio.analysis.evaluate import paper_grid
+        from gaia_audio.training.report import write_run_page
 
-        click.echo(f"wrote {paper_grid(run, grid, data_root=data_root, seed=seed)}")
+        drawn = paper_grid(run, grid, data_root=data_root, seed=seed)
+        run_dir = Path(run) if Path(run).is_dir() else Path(run).parent
+        if drawn.resolve() == (run_dir / "evaluation_grid.png").resolve():
+            write_run_page(run_dir)
+        click.echo(f"wrote {drawn}")
 
 
 @click.command()

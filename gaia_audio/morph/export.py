@@ -1,4 +1,4 @@
-"""Export continua for experiments: WAV files, manifest.csv, provenance.json, continuum.png.
+"""Export continua for experiments: WAV files, manifest.csv, provenance.json, continuum.png, index.html.
 
 Every step of every continuum is brought to the same loudness (RMS dBFS, or LUFS through the
 optional pyloudnorm), given onset/offset ramps and leading/trailing silence, and written at the
@@ -14,6 +14,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from gaia_audio.errors import AudioError, DataError
 from gaia_audio.io import audio
 from gaia_audio.io.files import write_text
 from gaia_audio.io.manifest import write_continuum_manifest
+from gaia_audio.morph.page import continuum_groups, write_continuum_pages
 
 if TYPE_CHECKING:  # only annotations: importing this module stays free of torch
     from gaia_audio.io.figures import Worker
@@ -139,10 +141,11 @@ def package_versions(names: tuple[str, ...] = ("gaia-audio", "torch", "numpy", "
 def export(results: list[MorphResult], out_dir: str | os.PathLike, settings: ExportSettings | None = None,
            provenance: dict | None = None, overwrite: bool = False, plot: bool = True,
            on_note: Callable[[str], None] | None = None, worker: Worker | None = None) -> Path:
-    """Write continua as WAV files plus manifest.csv, provenance.json and continuum.png.
+    """Write continua as WAV files plus manifest.csv, provenance.json, continuum.png and index.html.
 
     One continuum goes straight into ``out_dir`` (``step_00.wav`` …); several go into one
-    subfolder each, named after the pair.
+    subfolder each, named after the pair. The input sounds go to ``originals/`` and a listening
+    page, ``index.html``, plays them beside the steps (:mod:`gaia_audio.morph.page`).
 
     Args:
         results: the continua (from ``morph.morph_pair`` and friends).
@@ -186,6 +189,9 @@ def export(results: list[MorphResult], out_dir: str | os.PathLike, settings: Exp
             draw = worker.run if worker is not None else lambda func, *args, **kwargs: func(*args, **kwargs)
             draw(continuum_strip, strips, tmp / "continuum.png", results[0].sr, hop_length=results[0].hop_length,
                  freq_range=results[0].freq_range)
+        originals = _write_originals(results, tmp, settings.subtype)
+        write_continuum_pages(tmp, continuum_groups(rows, names, originals), record,
+                              "continuum.png" if plot else None)
         _move_into_place(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -222,6 +228,27 @@ def _write_sounds(results: list[MorphResult], folder: Path, settings: ExportSett
             k += 1
         strips.append((result.name, list(result.spectrograms), [r.get("alpha") for r in result.rows]))
     return rows, notes, strips
+
+
+def _write_originals(results: list[MorphResult], folder: Path, subtype: str) -> dict[str, list[tuple[str, str]]]:
+    """Save each continuum's input sounds under ``[NAME/]originals/`` for the listening page.
+
+    Returns:
+        continuum name -> [(original's name, its path relative to ``folder``), ...].
+    """
+    found = {}
+    for result in results:
+        sub = "" if len(results) == 1 else f"{result.name}/"
+        paths, used = [], set()
+        for name, y in result.originals.items():
+            stem = re.sub(r"[^\w.-]+", "_", name).strip("._") or "original"
+            while stem in used:
+                stem += "_"
+            used.add(stem)
+            audio.save(folder / f"{sub}originals" / f"{stem}.wav", y, result.sr, subtype)
+            paths.append((name, f"{sub}originals/{stem}.wav"))
+        found[result.name] = paths
+    return found
 
 
 def _move_into_place(tmp: Path, out_dir: Path) -> None:

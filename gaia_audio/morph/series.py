@@ -55,6 +55,8 @@ class MorphResult:
         stems: file name (without extension) of each step.
         hop_length: STFT hop of the spectrograms (for plot axes).
         freq_range: (fmin, fmax) in Hz that the spectrogram rows span (for plot axes).
+        originals: the input sounds the series starts from, by name: (n,) float32 mono at ``sr``
+            (what the model heard; the listening page plays them beside the steps).
     """
 
     waveforms: list[np.ndarray]
@@ -66,6 +68,7 @@ class MorphResult:
     stems: list[str] | None = None
     hop_length: int | None = None
     freq_range: tuple[float, float] | None = None
+    originals: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self):
         if self.stems is None:
@@ -129,9 +132,9 @@ def _lerp_length(n_a: int, n_b: int, alpha: float) -> int:
 
 
 def finish(vm: VocalModel, tiles: torch.Tensor, spectrograms: list[np.ndarray], lengths: list[int],
-            rows: list[dict], targets: dict[int, Endpoint], name: str, notes: list[str]) -> MorphResult:
+           rows: list[dict], targets: dict[int, Endpoint], name: str, notes: list[str],
+           endpoints: list[Endpoint]) -> MorphResult:
     """Invert each step and fill in the manifest columns every kind of morph shares."""
-
     n_steps = tiles.shape[0]
     realism = vm.realism(tiles.reshape(-1, *tiles.shape[-3:]))
     realism = None if realism is None else realism.reshape(n_steps, -1).mean(axis=1)
@@ -147,7 +150,7 @@ def finish(vm: VocalModel, tiles: torch.Tensor, spectrograms: list[np.ndarray], 
             fidelity = spectral_convergence_db(vm.magnitude(targets[k].S.cpu().numpy()), vm.magnitude(spectrograms[k]))
         row["fidelity_db"] = fidelity
     return MorphResult(waveforms, vm.sr, rows, spectrograms, notes, name, hop_length=vm.hop_length,
-                       freq_range=vm.freq_range)
+                       freq_range=vm.freq_range, originals={e.name: e.y for e in endpoints})
 
 
 @torch.no_grad()
@@ -188,7 +191,7 @@ def morph_pair(vm: VocalModel, a: Endpoint, b: Endpoint, steps: int = 16,
         f"{a.name}, {b.name}: longer than one unit ({vm.max_unit_frames * vm.hop_length / vm.sr:.2f} s): "
         f"aligned by DTW, {len(series.windows)} windows overlap-added"])))
     return finish(vm, tiles, [s for s, _ in built], [n for _, n in built], rows, targets,
-                   name or f"{a.name}_to_{b.name}", notes)
+                  name or f"{a.name}_to_{b.name}", notes, [a, b])
 
 
 @torch.no_grad()
@@ -223,7 +226,7 @@ def morph_weights(vm: VocalModel, endpoints: list[Endpoint], weights: np.ndarray
         rows.append({"step": k, **extra, "distance_prev": dist})
     targets = {k: endpoints[int(np.argmax(wk))] for k, wk in enumerate(weights) if np.isclose(wk.max(), 1.0)}
     notes = list(dict.fromkeys(n for e in endpoints for n in e.notes))
-    return finish(vm, tiles, spectrograms, lengths, rows, targets, name, notes)
+    return finish(vm, tiles, spectrograms, lengths, rows, targets, name, notes, endpoints)
 
 
 def morph_grid(vm: VocalModel, corners: list[Endpoint], steps: int, name: str = "grid") -> MorphResult:
@@ -307,4 +310,4 @@ def morph_attribute(vm: VocalModel, a: Endpoint, vector: np.ndarray, name: str,
     spectrograms = [vm.from_tile(tiles[k], vm.frames_for(n)) for k in range(steps)]
     rows = [{"step": k, "alpha": float(e), "attribute": name} for k, e in enumerate(multiples)]
     targets = {k: a for k, e in enumerate(multiples) if abs(e) < 1e-9}
-    return finish(vm, tiles, spectrograms, [n] * steps, rows, targets, f"{a.name}_{name}", list(a.notes))
+    return finish(vm, tiles, spectrograms, [n] * steps, rows, targets, f"{a.name}_{name}", list(a.notes), [a])

@@ -33,6 +33,7 @@ from gaia_audio.training import checkpoint as ckpt
 from gaia_audio.training import distributed
 from gaia_audio.training.distributed import Group
 from gaia_audio.training.objectives import Objective, make_objective
+from gaia_audio.training.report import write_run_page
 
 
 def resolve_device(name: str) -> torch.device:
@@ -182,12 +183,14 @@ def _train(config: Config, group: Group, device: torch.device, run_dir: Path | N
                 last_good = snapshot()
                 if group.is_main:
                     ckpt.save_checkpoint(run_dir, step, last_good, tc.keep_last)
+                    write_run_page(run_dir)
                 last_good = copy.deepcopy(last_good)
             if group.is_main and tc.sample_every and (step % tc.sample_every == 0 or step == tc.steps):
                 from gaia_audio.training.previews import write_previews
 
                 held = tiles.subset((held_idx if len(held_idx) >= 2 else train_idx)[:6])
                 write_previews(model, frontend, held, run_dir / "samples", step, config)
+                write_run_page(run_dir)
     finally:
         bar.close()
         metrics.close()
@@ -253,4 +256,6 @@ def export(run_dir: Path, model: torch.nn.Module, objective: Objective, config: 
         # The longest training unit tells the morph which inputs are single units (time-normalised
         # into one tile) and which need window-by-window alignment.
         extra["max_unit_frames"] = int(tiles.n_frames_orig[train_idx].max())
-    return export_model(run_dir, model, config, tuple(int(n) for n in tiles.tiles.shape[1:]), extra)
+    path = export_model(run_dir, model, config, tuple(int(n) for n in tiles.tiles.shape[1:]), extra)
+    write_run_page(run_dir)
+    return path
