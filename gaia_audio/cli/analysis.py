@@ -37,14 +37,14 @@ def bench(name, steps, out_dir, kinds, n_pairs, overrides, quiet):
       gaia-audio bench stacks --steps 300 --set model.width=8
     """
     from gaia_audio.bench import run as benchmarks
+    from gaia_audio.io.files import write_text
 
     kinds = tuple(k.strip() for k in kinds.split(",") if k.strip())
     out_dir = out_dir or f"runs/bench_{name}"
     run = benchmarks.bench_lines if name == "lines" else benchmarks.bench_stacks
     rows = run(steps=steps, out_dir=out_dir, kinds=kinds, overrides=overrides, n_pairs=n_pairs, progress=not quiet)
     table = benchmarks.format_lines_table(rows) if name == "lines" else benchmarks.format_stacks_table(rows)
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    (Path(out_dir) / "results.md").write_text(table + "\n", encoding="utf-8")
+    write_text(Path(out_dir) / "results.md", table + "\n")  # atomic, the umask's mode; creates out_dir
     click.echo(table)
 
 

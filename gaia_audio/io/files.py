@@ -3,6 +3,9 @@
 Every file gaia-audio writes goes through :func:`atomic_write`: the content is written to a
 hidden temporary file in the destination's folder, flushed to disk, and renamed over the
 destination. A crash, a full disk or Ctrl-C leaves the previous file (or none), never half of one.
+The file ends with the mode any program's new file gets, 0666 less the umask (0644 under the
+usual umask 022, 0640 under 027), whatever the writer did (safetensors writes 0600): colleagues
+on a shared server read what the umask lets them read.
 Text that users hand in (manifests, annotations) is read by :func:`read_text`, whatever editor
 saved it.
 """
@@ -13,6 +16,7 @@ import csv
 import errno
 import hashlib
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +26,9 @@ from gaia_audio.errors import DataError, GaiaError
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, suffix: str = ".tmp", error: type[GaiaError] = GaiaError) -> Iterator[Path]:
     """Yield a temporary path to write; on success it is fsynced and renamed over ``path``.
+
+    The file ends with the mode a new file gets from the umask (:func:`new_file_mode`: 0644
+    under umask 022), even if the writer made it 0600 (safetensors) or replaced it.
 
     Args:
         path: the destination; its folder is created if missing.
@@ -36,7 +43,10 @@ def atomic_write(path: str | os.PathLike, suffix: str = ".tmp", error: type[Gaia
     tmp = path.with_name(f".{path.name}.{os.getpid()}{suffix}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        mode = new_file_mode(tmp)
         yield tmp
+        if stat.S_IMODE(os.stat(tmp).st_mode) != mode:  # the writer replaced the file, or chmod-ed it
+            os.chmod(tmp, mode)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -46,6 +56,29 @@ def atomic_write(path: str | os.PathLike, suffix: str = ".tmp", error: type[Gaia
         raise error(f"could not write ({err.strerror or err})", path) from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def new_file_mode(tmp: Path) -> int:
+    """Create ``tmp`` empty, as any program creates a file, and return the mode it was given.
+
+    The umask is not read with ``os.umask(0)`` and put back: that call changes the whole process,
+    so a file another thread created in between would get mode 0666. Instead the kernel applies
+    the current umask (or the folder's default ACL) to a file opened with mode 0666, exactly as for
+    any other program's files, on every write (a later ``os.umask`` is honoured). Writers then open
+    this existing file, which keeps its mode; :func:`atomic_write` sets the mode again before the
+    rename in case one replaced the file.
+
+    Args:
+        tmp: the temporary file to create (a stale one of the same name is removed first).
+    Returns:
+        Its permission bits, e.g. 0o644 under umask 022.
+    """
+    tmp.unlink(missing_ok=True)  # a leftover of a killed run would keep its own mode
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        return stat.S_IMODE(os.fstat(fd).st_mode)
+    finally:
+        os.close(fd)
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:
