@@ -9,12 +9,18 @@ from gaia_audio.cli.options import frontend_options, one_line_errors
 
 
 def _frontend_input(input_path: str, preset: str, kind: str | None, channel: int | None):
-    """(front end, y at its rate) for the resynth and spectrogram commands."""
-    from gaia_audio.io import audio
+    """(front end, (n,) y at its rate) for the resynth and spectrogram commands.
+
+    The input is checked first (:func:`gaia_audio.io.checks.check_signal`): an unusable one is a
+    one-line error, a near-silent one a ``note:`` line on stderr.
+    """
+    from gaia_audio.io.checks import load_checked
     from gaia_audio.spectral.presets import make_frontend
 
     frontend = make_frontend(preset, kind=kind)
-    y, _ = audio.load(input_path, sr=frontend.sr, channel=channel)
+    y, _, notes = load_checked(input_path, frontend.sr, frontend.sr, frontend.win_length, frontend.fmax, channel)
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
     return frontend, y
 
 
@@ -36,6 +42,9 @@ def resynth(input_path, output_path, preset, kind, channel, method, n_iter, subt
     inverted (phase reconstruction, then undoing the pre-emphasis) into OUT at that rate. Prints
     the spectral convergence of OUT's spectrogram against IN's, within the band (lower is better;
     below about -25 dB the phase is rarely audible). OUT is rescaled only if it would clip.
+    IN must be at a rate that holds the preset's band (at least twice its top frequency) and
+    last one analysis window; a silent IN is refused, a near-silent one (peak below -60 dBFS)
+    gets a note.
 
     \b
     Example:

@@ -81,11 +81,15 @@ def _full_command() -> str:
 
 def _load_endpoint(vm, path, channel):
     """Read one input file and bring it to the model (mono, the model's rate, loud enough)."""
+    from gaia_audio.errors import AudioError
     from gaia_audio.io import audio
     from gaia_audio.morph.model import make_endpoint
 
     y, sr = audio.load(path, mono=False)
-    return make_endpoint(vm, y, sr, Path(path).stem, channel)
+    try:
+        return make_endpoint(vm, y, sr, Path(path).stem, channel)
+    except AudioError as err:  # it names the input as rows and notes do (its stem); say which file, too
+        raise AudioError(str(err), path) from None
 
 
 def _attribute_maker(path: str, opts: dict):

@@ -21,16 +21,14 @@ import numpy as np
 import torch
 
 from gaia_audio.config import Config
-from gaia_audio.errors import AudioError, ModelError
+from gaia_audio.errors import ModelError
 from gaia_audio.inversion import invert
 from gaia_audio.io import audio
+from gaia_audio.io.checks import QUIET_DB, check_loud_enough, check_signal
 from gaia_audio.io.files import file_sha256
 from gaia_audio.models.export import load_network
 from gaia_audio.spectral.presets import make_frontend
 
-#: An input whose loudest time-frequency bin is less than this many dB above the front end's
-#: floor is refused as too quiet: the model would see an almost empty tile.
-QUIET_DB = 20.0
 #: Tiles per forward pass when encoding or decoding many at once.
 CHUNK = 64
 #: Inputs up to the longest unit the model was trained on (``max_unit_frames`` in the exported
@@ -247,28 +245,18 @@ def make_endpoint(vm: VocalModel, y: np.ndarray, sr: int, name: str = "input", c
     Returns:
         The endpoint; ``notes`` says what was changed.
     Raises:
-        AudioError: empty, NaN/Inf, too short for one STFT window, silent or too quiet input, or a
-            channel that does not exist.
+        AudioError: empty, NaN/Inf, a sample rate below the front end's band, too short for one
+            STFT window, silent (:func:`gaia_audio.io.checks.check_signal`) or too quiet input, or
+            a channel that does not exist. A near-silent input that is not too quiet gets a note.
     """
     y = np.asarray(y, dtype=np.float32)
     y, note = audio.to_mono(y[0] if y.ndim == 2 and y.shape[0] == 1 else y, channel, name)
     notes = [f"{name}: {note}"] if note else []
-    if y.size == 0:
-        raise AudioError("empty input (0 samples)", name)
-    if not np.all(np.isfinite(y)):
-        raise AudioError("input holds NaN or Inf samples", name)
+    # empty, NaN/Inf, a rate below the band, too short, silent: the check every command shares
+    notes += check_signal(y, sr, name, vm.sr, vm.win_length, getattr(vm.frontend, "fmax", None))
     if int(sr) != vm.sr:
         notes.append(f"{name}: resampled from {int(sr)} Hz to the model's {vm.sr} Hz")
         y = audio.resample(y, int(sr), vm.sr)
-    if y.size < vm.win_length:
-        raise AudioError(f"too short: {1000 * y.size / vm.sr:.1f} ms, less than one analysis window "
-                         f"({1000 * vm.win_length / vm.sr:.1f} ms)", name)
-    if not np.any(y):
-        raise AudioError("silent input (all samples are zero)", name)
     S = vm.spectrogram(y)
-    loudest = float(S.max())
-    if loudest < vm.quiet_threshold:
-        raise AudioError(f"too quiet for the model: its loudest bin is {vm.level_db(loudest):.0f} dB, within "
-                         f"{vm.quiet_db:.0f} dB of the front end's floor ({vm.min_db:.0f} dB; 0 dB = full-scale "
-                         f"sine); amplify it (e.g. normalise its peak) and try again", name)
+    check_loud_enough(vm.level_db(float(S.max())), vm.min_db, name)  # QUIET_DB: the model's tile would be empty
     return Endpoint(name, y, S, notes)

@@ -1,9 +1,12 @@
 """Named front-end presets from the literature, and :func:`make_frontend` to build one."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from gaia_audio.errors import ConfigError
-from gaia_audio.spectral.frontend import Spectrogram
-from gaia_audio.spectral.mel import MelSpectrogram
+
+if TYPE_CHECKING:  # the front ends import torch; reading PRESETS (dataset preparation) does not need it
+    from gaia_audio.spectral.frontend import Spectrogram
 
 # Every preset sets every field; a recipe overrides any of them (None = keep the preset's value).
 # Shared by all: Hann window, pre-emphasis 0.97 and an 80 dB range below a full-scale sine, as in
@@ -70,6 +73,9 @@ def make_frontend(preset: str | None = None, kind: str | None = None, **override
         args["kind"] = kind
     kind = args.pop("kind")
     n_mels = args.pop("n_mels")
+    from gaia_audio.spectral.frontend import Spectrogram
+    from gaia_audio.spectral.mel import MelSpectrogram
+
     if kind == "linear":
         return Spectrogram(**args)
     if kind == "mel":
