@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 from click.testing import CliRunner
+from tiny_model import synthetic_unit, train_tiny_model, write_tiny_dataset, write_wav
 
 from gaia_audio.cli.main import main
-from tiny_model import synthetic_unit, train_tiny_model, write_tiny_dataset, write_wav
 
 CHROMEDRIVER = shutil.which("chromedriver")
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
@@ -104,15 +104,16 @@ def run_folder(tmp_path_factory):
 def test_a_run_page_shows_losses_the_latest_preview_and_the_evaluation(run_folder):
     found = assets(run_folder / "index.html")
     assert ("img", "samples/losses.png") in found.sources
-    assert ("img", "samples/step_0000004.png") in found.sources and ("audio", "samples/step_0000004.wav") in found.sources
+    assert ("img", "samples/step_0000004.png") in found.sources
+    assert ("audio", "samples/step_0000004.wav") in found.sources
     assert "samples/step_0000002.png" in found.links and "model.safetensors" in found.links
     assert all((run_folder / src).is_file() for _, src in found.sources)
     assert "gaia-audio evaluate RUN" in (run_folder / "index.html").read_text()
     result = CliRunner().invoke(main, ["evaluate", str(run_folder), "--critic-steps", "2", "--pairs", "4",
                                        "--grid", str(run_folder / "evaluation_grid.png")])
     assert result.exit_code == 0, result.output
-    page = (run_folder / "index.html").read_text()
-    assert "critic_auc_midpoints" in page and ("img", "evaluation_grid.png") in assets(run_folder / "index.html").sources
+    assert "critic_auc_midpoints" in (run_folder / "index.html").read_text()
+    assert ("img", "evaluation_grid.png") in assets(run_folder / "index.html").sources
 
 
 # ---------------------------------------------------------------- in a real browser
@@ -168,8 +169,8 @@ def test_the_continuum_page_loads_every_sound_with_its_duration_in_chromium(brow
     for row in _manifest(folder):  # the file's own length, silence padding included
         assert durations[row["file"]] == pytest.approx(float(row["file_duration_s"]), abs=2e-3)
     for name in ("a", "b"):
-        assert durations[f"originals/{name}.wav"] == pytest.approx(sf.info(folder / "originals" / f"{name}.wav").duration,
-                                                                   abs=2e-3)
+        expected = sf.info(folder / "originals" / f"{name}.wav").duration
+        assert durations[f"originals/{name}.wav"] == pytest.approx(expected, abs=2e-3)
     result = _open(browser, continua / "many" / "index.html")
     assert result["audio"] == []
     for name in ("ab", "ba"):

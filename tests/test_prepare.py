@@ -12,7 +12,7 @@ import pytest
 from conftest import make_synthetic_song
 
 from gaia_audio.data import segment
-from gaia_audio.errors import ConfigError, DataError
+from gaia_audio.errors import AudioError, ConfigError, DataError
 from gaia_audio.io import audio
 from gaia_audio.io import manifest as manifests
 
@@ -103,6 +103,11 @@ def test_zebra_finch_user_errors(tmp_path, zebra_finch, capsys):
     with pytest.raises(ConfigError, match="treshold_db"):
         zebra_finch.prepare(tmp_path / "out", source=tmp_path / "empty", treshold_db=-20)
     audio.save(tmp_path / "quiet" / "silence.wav", np.zeros(4410, np.float32), 44100)
+    with pytest.raises(AudioError, match="silence.wav: silent input"):  # refused before anything is written
+        zebra_finch.prepare(tmp_path / "out", source=tmp_path / "quiet")
+    click = np.zeros(4410, np.float32)
+    click[2000:2200] = 0.5 * np.sin(np.arange(200) * 0.3)  # 4.5 ms: shorter than the shortest unit (30 ms)
+    audio.save(tmp_path / "quiet" / "silence.wav", click, 44100)
     with pytest.raises(DataError, match="no vocal units"):
         zebra_finch.prepare(tmp_path / "out", source=tmp_path / "quiet")
     assert zebra_finch.main(["--out", str(tmp_path / "out"), "--source", str(tmp_path / "missing")]) == 1
@@ -147,8 +152,10 @@ def test_zebra_finch_download_failure_is_one_clear_line(tmp_path, zebra_finch, l
 
 # ------------------------------------------------------------------ speech
 
+# short text format, with the blank line after the header that Praat writes (crowsetta needs it)
 TEXTGRID = '''File type = "ooTextFile"
 Object class = "TextGrid"
+
 0
 {end}
 <exists>
@@ -195,6 +202,6 @@ def test_speech_bad_annotation_names_the_file(tmp_path, speech, capsys):
     (tmp_path / "rec" / "a.txt").write_text("this is a transcript, not labels\n")
     assert speech.main(["--out", str(tmp_path / "out"), "--source", str(tmp_path / "rec")]) == 1
     err = capsys.readouterr().err
-    assert "a.txt: line 1: not an Audacity label" in err and err.count("\n") == 1
+    assert "a.txt: malformed Audacity label file" in err and err.count("\n") == 1  # crowsetta's reason follows
     assert speech.main(["--out", str(tmp_path / "out"), "--source", str(tmp_path / "rec"), "--ignore-annotations"]) == 0
     assert "units (0 labelled) from 1 recording(s)" in capsys.readouterr().out

@@ -1,4 +1,5 @@
-"""Tests for gaia_audio.segment: unit detection, TextGrid/Audacity import, unit files and manifests."""
+"""Tests for gaia_audio.data.segment: unit detection, its per-preset settings and its record, unit files and
+manifests (annotation files: tests/test_annotations.py)."""
 from __future__ import annotations
 
 import csv
@@ -7,8 +8,8 @@ import numpy as np
 import pytest
 from conftest import make_synthetic_song
 
-from gaia_audio.data import annotations, segment
-from gaia_audio.errors import DataError
+from gaia_audio.data import segment
+from gaia_audio.errors import ConfigError, DataError
 from gaia_audio.io import audio
 from gaia_audio.io import manifest as manifests
 
@@ -83,6 +84,79 @@ def test_detect_units_silence_and_bad_input():
         segment.detect_units(np.array([0.0, np.nan]), 8000)
 
 
+def _bursts(sr: int, spans: list[tuple[float, float]], f: float = 1000.0) -> np.ndarray:
+    """Silence (1 s, or 50 ms past the last burst) with tone bursts at [(start_s, stop_s), ...]."""
+    y = np.zeros(int(max(1.0, spans[-1][1] + 0.05) * sr), np.float32)
+    for a, b in spans:
+        i, j = int(a * sr), int(b * sr)
+        y[i:j] = 0.5 * np.sin(2 * np.pi * f * np.arange(j - i) / sr)
+    return y
+
+
+def test_record_tells_what_was_bridged_and_dropped():
+    sr = 16000
+    y = _bursts(sr, [(0.1, 0.2), (0.21, 0.3), (0.5, 0.51)])  # two bursts 10 ms apart, a 10 ms click
+    settings = dict(min_silence=0.03, min_duration=0.03)
+    record = segment.detect_units_record(y, sr, **settings)
+    assert record.units == segment.detect_units(y, sr, **settings)
+    assert len(record.units) == 1 and record.units[0][0] == pytest.approx(0.1, abs=0.008)
+    assert len(record.bridged) == 1 and record.bridged[0] == pytest.approx((0.2, 0.21), abs=0.004)
+    assert [reason for *_, reason in record.dropped] == [segment.TOO_SHORT]
+    assert record.dropped[0][:2] == pytest.approx((0.5, 0.51), abs=0.004)
+    assert record.splits == [] and record.threshold_db == -30.0
+    assert record.times.shape == record.env_db.shape and record.times[1] == pytest.approx(0.001)
+
+
+def test_record_tells_what_a_split_left_too_short():
+    sr = 16000
+    t = np.arange(sr) / sr
+    y = _bursts(sr, [(0.1, 0.42)]) * np.where(np.abs(t - 0.14) < 0.004, 0.1, 1.0).astype(np.float32)  # dip at 140 ms
+    record = segment.detect_units_record(y, sr, max_duration=0.3, min_duration=0.05, min_silence=0.02)
+    assert record.splits == [pytest.approx(0.14, abs=0.005)]  # cut at the dip, leaving 40 ms before it
+    assert [reason for *_, reason in record.dropped] == [segment.TOO_SHORT_AFTER_SPLIT]
+    assert len(record.units) == 1 and record.units[0][1] == pytest.approx(0.42, abs=0.008)
+    assert record.units == segment.detect_units(y, sr, max_duration=0.3, min_duration=0.05, min_silence=0.02)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_record_units_equal_detect_units(seed):
+    rng = np.random.default_rng(seed)
+    y = (rng.normal(0, 1, 8000) * (rng.uniform(size=8000) > 0.7)).astype(np.float32)
+    settings = dict(threshold_db=-20.0, min_duration=0.005, max_duration=0.05, min_silence=0.002)
+    assert segment.detect_units_record(y, 8000, **settings).units == segment.detect_units(y, 8000, **settings)
+
+
+def test_segmentation_presets_follow_the_frontend_presets():
+    from gaia_audio.spectral.presets import PRESETS
+
+    assert set(segment.SEGMENTATION_PRESETS) == set(PRESETS)
+    for name, settings in segment.SEGMENTATION_PRESETS.items():
+        assert settings["fmin"] >= PRESETS[name]["fmin"]  # the band counted lies within the front end's
+        assert settings["fmax"] is None or settings["fmax"] <= PRESETS[name]["fmax"]
+    params = segment.segmentation_params("bengalese_finch", threshold_db=-20.0, fmax=None)
+    assert params == {**segment.SEGMENTATION_PRESETS["bengalese_finch"], "threshold_db": -20.0}  # None keeps
+    with pytest.raises(ConfigError, match="unknown segmentation preset 'canary'"):
+        segment.segmentation_params("canary")
+    with pytest.raises(ConfigError, match="unknown segmentation option.*treshold_db"):
+        segment.segmentation_params("zebra_finch", treshold_db=-20.0)
+
+
+@pytest.mark.parametrize("preset", sorted(segment.SEGMENTATION_PRESETS))
+def test_each_preset_finds_units_in_its_band(preset):
+    """Whistles in the middle of each preset's band, of durations and gaps its settings allow, at the
+    front end's rate, are all found within a few ms."""
+    from gaia_audio.spectral.presets import PRESETS
+
+    s, sr = segment.SEGMENTATION_PRESETS[preset], PRESETS[preset]["sr"]
+    f = (s["fmin"] + (s["fmax"] or sr / 2)) / 2 if preset != "speech_16k" else 300.0
+    duration = min(2.5 * s["min_duration"], s["max_duration"]) + 0.02
+    gap = max(3 * s["min_silence"], 0.03)
+    spans = [(0.05 + k * (duration + gap), 0.05 + k * (duration + gap) + duration) for k in range(5)]
+    y = _bursts(sr, spans, f)
+    units = segment.detect_units(y, sr, **s)
+    assert len(units) == 5 and np.max(np.abs(np.array(units) - np.array(spans))) < 0.008
+
+
 def test_real_songs_give_plausible_syllables(real_songs):
     total, durations = 0, []
     for path in real_songs:
@@ -96,145 +170,6 @@ def test_real_songs_give_plausible_syllables(real_songs):
     assert 25 <= total <= 60
     assert min(durations) >= 0.03 and max(durations) <= 0.3 + 1e-9
     assert 0.05 < np.median(durations) < 0.25
-
-
-# ------------------------------------------------------------------ annotations
-
-LONG_TEXTGRID = '''File type = "ooTextFile"
-Object class = "TextGrid"
-
-xmin = 0
-xmax = 2.5
-tiers? <exists>
-size = 2
-item []:
-    item [1]:
-        class = "TextTier"
-        name = "clicks"
-        xmin = 0
-        xmax = 2.5
-        points: size = 1
-        points [1]:
-            number = 0.7
-            mark = "c"
-    item [2]:
-        class = "IntervalTier"
-        name = "words"
-        xmin = 0
-        xmax = 2.5
-        intervals: size = 4
-        intervals [1]:
-            xmin = 0
-            xmax = 0.4
-            text = ""
-        intervals [2]:
-            xmin = 0.4
-            xmax = 1.1
-            text = "say ""hi"" [2]"
-        intervals [3]:
-            xmin = 1.1
-            xmax = 1.5
-            text = "   "
-        intervals [4]:
-            xmin = 1.5
-            xmax = 2.5
-            text = "thére"
-'''
-
-SHORT_TEXTGRID = '''File type = "ooTextFile"
-Object class = "TextGrid"
-
-0
-2.5
-<exists>
-2
-"IntervalTier"
-"words"
-0
-2.5
-2
-0
-1.25
-"one"
-1.25
-2.5
-""
-"IntervalTier"
-"phones"
-0
-2.5
-2
-0
-0.5
-"w"
-0.5
-2.5
-"ʌn"
-'''
-
-
-@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
-def test_read_textgrid_long_format(tmp_path, encoding):
-    path = tmp_path / "a.TextGrid"
-    path.write_text(LONG_TEXTGRID, encoding=encoding)
-    expected = [(0.4, 1.1, 'say "hi" [2]'), (1.5, 2.5, "thére")]
-    assert annotations.read_textgrid(path) == expected
-    assert annotations.read_textgrid(path, tier="words") == expected
-
-
-def test_read_textgrid_short_format_and_tiers(tmp_path):
-    path = tmp_path / "b.TextGrid"
-    path.write_text(SHORT_TEXTGRID, encoding="utf-8")
-    assert annotations.read_textgrid(path) == [(0.0, 1.25, "one")]
-    assert annotations.read_textgrid(path, tier="phones") == [(0.0, 0.5, "w"), (0.5, 2.5, "ʌn")]
-    with pytest.raises(DataError, match="no interval tier 'syllables'.*words, phones") as info:
-        annotations.read_textgrid(path, tier="syllables")
-    assert str(path) in str(info.value)
-
-
-@pytest.mark.parametrize("text, match", [
-    (SHORT_TEXTGRID[:120], "malformed"),
-    (SHORT_TEXTGRID.replace('"TextGrid"', '"Sound"'), "not a Praat TextGrid"),
-    (SHORT_TEXTGRID.replace("1.25\n2.5\n\"\"", "1.25\n1.0\n\"\""), "ends before it starts"),
-    (SHORT_TEXTGRID.replace('"IntervalTier"\n"phones"', '"WeirdTier"\n"phones"'), "unknown tier class"),
-    ("hello world", "not a Praat TextGrid|malformed"),
-    ("", "malformed"),
-])
-def test_read_textgrid_malformed(tmp_path, text, match):
-    path = tmp_path / "bad.TextGrid"
-    path.write_text(text)
-    with pytest.raises(DataError, match=match) as info:
-        annotations.read_textgrid(path)
-    assert str(info.value).startswith(str(path)) and "\n" not in str(info.value)
-
-
-def test_read_textgrid_binary_and_missing(tmp_path):
-    (tmp_path / "bin.TextGrid").write_bytes(b"ooBinaryFile\x08TextGrid\x00\x01")
-    with pytest.raises(DataError, match="binary"):
-        annotations.read_textgrid(tmp_path / "bin.TextGrid")
-    with pytest.raises(DataError, match="not found"):
-        annotations.read_textgrid(tmp_path / "none.TextGrid")
-
-
-def test_read_audacity_labels(tmp_path):
-    path = tmp_path / "a.txt"
-    path.write_text("0.100000\t0.250000\tsyl a\n\\\t1000.0\t8000.0\n\n0.300000\t0.450000\n0.5\t0.5\tpoint\n"
-                    "0.6\t0.7\tb\tc\n")
-    assert annotations.read_audacity_labels(path) == [(0.1, 0.25, "syl a"), (0.3, 0.45, ""), (0.6, 0.7, "b\tc")]
-
-
-@pytest.mark.parametrize("text, match", [
-    ("0.1 0.2 a\n", "line 1: not an Audacity label"),
-    ("0.1\t0.2\ta\nabc\t0.3\tb\n", "line 2"),
-    ("0.3\t0.2\ta\n", "bad label times"),
-    ("", "no label regions"),
-])
-def test_read_audacity_labels_malformed(tmp_path, text, match):
-    path = tmp_path / "bad.txt"
-    path.write_text(text)
-    with pytest.raises(DataError, match=match) as info:
-        annotations.read_audacity_labels(path)
-    assert str(path) in str(info.value) and "\n" not in str(info.value)
 
 
 # ------------------------------------------------------------------ unit files and manifest

@@ -1,23 +1,110 @@
-"""Cut recordings into vocal units: energy-based onset/offset detection, and the unit WAVs
-(annotation files are read by :mod:`gaia_audio.data.annotations`; the manifest by
-:mod:`gaia_audio.io.manifest`).
+"""Cut recordings into vocal units: energy-based onset/offset detection (with its settings per
+front-end preset, and a record of what it kept and dropped), and the unit WAVs (annotation files
+are read by :mod:`gaia_audio.data.annotations`; the manifest by :mod:`gaia_audio.io.manifest`).
 """
 from __future__ import annotations
 
 import hashlib
+import inspect
 import math
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 import scipy.signal
 
-from gaia_audio.errors import AudioError, DataError
+from gaia_audio.errors import AudioError, ConfigError, DataError
 from gaia_audio.io import audio
 
 #: Unit edges are extended outward at most down to threshold_db - EXTEND_DB.
 EXTEND_DB = 30.0
+#: Why a loud piece did not become a unit (:attr:`SegmentationRecord.dropped`): a run above the
+#: threshold (gaps under min_silence bridged) shorter than min_duration ...
+TOO_SHORT = "too short"
+#: ... or a piece of a run longer than max_duration, cut at its deepest dips, that is too short.
+TOO_SHORT_AFTER_SPLIT = "too short after split"
+
+# detect_units settings per front-end preset (the names of gaia_audio.spectral.presets.PRESETS).
+# The threshold is in dB re each recording's loud reference (99.5th percentile of the band energy);
+# durations and gaps are in seconds, measured between threshold crossings (before the edges move
+# out to where the sound rises from the background); fmin/fmax bound the band whose energy counts.
+SEGMENTATION_PRESETS: dict[str, dict] = {
+    # Measured: tuned on the four Sound Analysis Pro songs of the vocalpy 0.10.3 wheel, which it
+    # cuts into 37 syllables of 44-291 ms (tests/test_segment.py::test_real_songs_give_plausible_syllables).
+    "zebra_finch": dict(threshold_db=-25.0, min_duration=0.03, max_duration=0.3, min_silence=0.01, fmin=500.0,
+                        fmax=None),
+    # Band 500 Hz-10 kHz: the front-end preset's, = the evsonganaly/vocalpy.segment.meansquared
+    # freq_cutoffs. min_duration 20 ms: meansquared's default. min_silence 5 ms: under the 6 ms min_int
+    # of the evsonganaly annotation of gy6or6 (Bengalese Finch Song Repository, Nicholson et al. 2017,
+    # shipped with crowsetta), whose 78 syllables of 29-106 ms are often only 10-20 ms apart.
+    # max_duration 200 ms: twice its longest syllable. Threshold, measured with these settings on
+    # the Bengalese finch song of vocalseg (Sainburg et al. 2020; 20.7 s, 32 kHz): its syllables peak
+    # -30 to +4 dB re the loud reference and the background lies 46-54 dB below it, so -35 dB sits
+    # 5 dB under the softest syllable and 11-19 dB over the background; it gives 130 units (95th
+    # percentile 83 ms long) where the zebra finch settings give 62 and drop 63 pieces as too short.
+    "bengalese_finch": dict(threshold_db=-35.0, min_duration=0.02, max_duration=0.2, min_silence=0.005,
+                            fmin=500.0, fmax=10000.0),
+    # Not measured here (no starling recording offline). Band 500 Hz-12 kHz: the front-end preset's.
+    # min_duration 10 ms and max_duration 1 s: vocalseg's starling settings (Sainburg et al. 2020:
+    # min_syllable_length_s=0.01, max_vocal_for_spec=1.0). Threshold and min_silence: detect_units'.
+    "starling": dict(threshold_db=-30.0, min_duration=0.01, max_duration=1.0, min_silence=0.01, fmin=500.0,
+                     fmax=12000.0),
+    # Measured: the speech preparation's own tuning (datasets/speech): words and syllables apart
+    # by pauses of >= 50 ms; a 100 Hz high-pass keeps mains hum and handling noise out.
+    "speech_16k": dict(threshold_db=-30.0, min_duration=0.05, max_duration=1.0, min_silence=0.05, fmin=100.0,
+                       fmax=None),
+    # Not measured here (no mouse recording offline). Band 30-110 kHz and max_duration 200 ms: AVA's
+    # mouse syllable example (Goffinet et al. 2021, examples/mouse_sylls_mwe.py). min_duration 15 ms
+    # and min_silence 4 ms: Jourjine et al. 2023's deer mouse pup settings (min_dur, min_isi_dur, as
+    # vocalpy.segment.ava.JOURJINEETAL2023). Threshold: detect_units' default.
+    "mouse_usv": dict(threshold_db=-30.0, min_duration=0.015, max_duration=0.2, min_silence=0.004,
+                      fmin=30000.0, fmax=110000.0),
+}
+
+
+@dataclass(frozen=True)
+class SegmentationRecord:
+    """What :func:`detect_units_record` did to one recording (times in seconds).
+
+    Attributes:
+        units: [(onset_s, offset_s), ...] the units, as :func:`detect_units` returns them.
+        dropped: [(onset_s, offset_s, reason), ...] loud pieces that are not units, with
+            :data:`TOO_SHORT` or :data:`TOO_SHORT_AFTER_SPLIT` (edges where they crossed the threshold).
+        splits: [time_s, ...] where a run longer than max_duration was cut at an envelope dip.
+        bridged: [(start_s, stop_s), ...] gaps shorter than min_silence that joined two runs.
+        times: (n_frames,) time of each envelope frame.
+        env_db: (n_frames,) band energy in dB re the loud reference (-inf for a silent recording).
+        threshold_db: the threshold the runs were cut at.
+    """
+
+    units: list[tuple[float, float]]
+    dropped: list[tuple[float, float, str]]
+    splits: list[float]
+    bridged: list[tuple[float, float]]
+    times: np.ndarray
+    env_db: np.ndarray
+    threshold_db: float
+
+
+def segmentation_params(preset: str, **overrides) -> dict:
+    """The :func:`detect_units` settings of a front-end preset, with some replaced.
+
+    Args:
+        preset: a key of :data:`SEGMENTATION_PRESETS`.
+        **overrides: any keyword argument of detect_units; None keeps the preset's value.
+    Returns:
+        keyword arguments for detect_units.
+    Raises:
+        ConfigError: an unknown preset or option.
+    """
+    if preset not in SEGMENTATION_PRESETS:
+        raise ConfigError(f"unknown segmentation preset '{preset}' (use one of {', '.join(SEGMENTATION_PRESETS)})")
+    unknown = set(overrides) - (set(inspect.signature(detect_units).parameters) - {"y", "sr"})
+    if unknown:
+        raise ConfigError(f"unknown segmentation option(s): {', '.join(sorted(unknown))}")
+    return {**SEGMENTATION_PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
 
 
 def detect_units(y: np.ndarray, sr: int, *, threshold_db: float = -30.0, min_duration: float = 0.03,
@@ -40,11 +127,26 @@ def detect_units(y: np.ndarray, sr: int, *, threshold_db: float = -30.0, min_dur
         max_duration: longest unit; longer ones are split, seconds.
         min_silence: shortest gap that separates two units, seconds.
         fmin: high-pass edge of the analysis band in Hz (0 for none).
-        fmax: low-pass edge in Hz (None for none).
+        fmax: low-pass edge in Hz (None or 0 for none).
         hop_length: envelope frame step in samples; None means 1 ms.
 
     Returns:
         [(onset_s, offset_s), ...] sorted and non-overlapping.
+    """
+    return detect_units_record(y, sr, threshold_db=threshold_db, min_duration=min_duration,
+                               max_duration=max_duration, min_silence=min_silence, fmin=fmin, fmax=fmax,
+                               hop_length=hop_length).units
+
+
+def detect_units_record(y: np.ndarray, sr: int, *, threshold_db: float = -30.0, min_duration: float = 0.03,
+                        max_duration: float = 0.5, min_silence: float = 0.01, fmin: float = 500.0,
+                        fmax: float | None = None, hop_length: int | None = None) -> SegmentationRecord:
+    """:func:`detect_units` (same arguments, same units), also telling what it bridged, split and dropped.
+
+    Returns:
+        a :class:`SegmentationRecord`: the units, the loud pieces dropped with the reason for each
+        (:data:`TOO_SHORT`, :data:`TOO_SHORT_AFTER_SPLIT`), where long runs were split, which
+        gaps were bridged, and the envelope and threshold they were found on.
     """
     y = np.asarray(y, dtype=np.float64)
     if y.ndim != 1:
@@ -62,17 +164,31 @@ def detect_units(y: np.ndarray, sr: int, *, threshold_db: float = -30.0, min_dur
     if max_duration < frame_s:  # no unit can be shorter than one frame of the envelope
         raise AudioError(f"max_duration {max_duration} s is shorter than one envelope frame ({frame_s:g} s at "
                          f"sr={sr}, hop_length={hop_length}): raise max_duration or lower hop_length")
-    above = env_db > threshold_db
-    runs = _runs(above)  # [(start_frame, stop_frame)] with stop exclusive
+    runs = _runs(env_db > threshold_db)  # [(start_frame, stop_frame)] with stop exclusive
     longest = len(env_db) + 1  # caps infinite durations (no split, no merge limit) to whole numbers
-    runs = _merge_short_gaps(runs, int(round(min(min_silence / frame_s, longest))))
+    min_gap = int(round(min(min_silence / frame_s, longest)))
+    bridged = [(a[1], b[0]) for a, b in zip(runs, runs[1:]) if b[0] - a[1] < min_gap]
     max_frames = max(1, int(math.floor(min(max_duration / frame_s, longest))))
-    pieces = [piece for run in runs for piece in _split_long(run, env_db, max_frames)]
     min_frames = int(math.ceil(min_duration / frame_s - 1e-9))
-    pieces = _extend_to_valleys([p for p in pieces if p[1] - p[0] >= min_frames], env_db, max_frames,
-                                floor_db=threshold_db - EXTEND_DB)
-    n = y.size
-    return [(start * hop_length / sr, min(stop * hop_length, n) / sr) for start, stop in pieces]
+    kept, dropped, splits = [], [], []
+    for run in _merge_short_gaps(runs, min_gap):
+        pieces = _split_long(run, env_db, max_frames)
+        splits += [stop for _, stop in pieces[:-1]]
+        for piece in pieces:
+            if piece[1] - piece[0] >= min_frames:
+                kept.append(piece)
+            else:
+                dropped.append((piece, TOO_SHORT if len(pieces) == 1 else TOO_SHORT_AFTER_SPLIT))
+    kept = _extend_to_valleys(kept, env_db, max_frames, floor_db=threshold_db - EXTEND_DB)
+
+    def seconds(frame: int) -> float:
+        return min(frame * hop_length, y.size) / sr
+
+    return SegmentationRecord(
+        units=[(seconds(a), seconds(b)) for a, b in kept],
+        dropped=[(seconds(a), seconds(b), reason) for (a, b), reason in dropped],
+        splits=[seconds(t) for t in splits], bridged=[(seconds(a), seconds(b)) for a, b in bridged],
+        times=np.arange(env_db.size) * frame_s, env_db=env_db, threshold_db=float(threshold_db))
 
 
 def _band_pass(y: np.ndarray, sr: int, fmin: float, fmax: float | None) -> np.ndarray:
@@ -156,7 +272,7 @@ def _extend_to_valleys(runs: list[tuple[int, int]], env_db: np.ndarray, max_fram
     return out
 
 
-# ---------------------------------------------------------------- annotation import
+# ---------------------------------------------------------------- unit files and recordings
 
 
 def write_units(y: np.ndarray, sr: int, units, out_dir: str | os.PathLike, source_name: str,

@@ -308,3 +308,66 @@ def embedding_scatter(xy: np.ndarray, labels: list[str], path: str | os.PathLike
     ax.set_ylabel("UMAP 2")
     ax.set_title(title or "", fontsize=10)
     return save_figure(fig, path, dpi=120)
+
+
+def plot_segmentation(rows: list[tuple[str, Any]], path: str | os.PathLike, title: str | None = None,
+                      max_notes: int = 12) -> Path:
+    """Draw how recordings were cut into units: one panel per recording, time along x.
+
+    Each panel shows the band energy envelope in dB, the threshold, the kept units shaded green,
+    the dropped pieces shaded (and marked above, so short ones stay visible) in one colour per
+    reason, dashed lines where a too-long run was split, and grey bars over bridged gaps. The
+    reasons are in the legend, and written over the pieces when a panel has few.
+
+    Args:
+        rows: (name, record) per recording; a record has the attributes of
+            ``gaia_audio.data.segment.SegmentationRecord``: times (n_frames,) s, env_db (n_frames,),
+            threshold_db, units [(onset_s, offset_s)], dropped [(onset_s, offset_s, reason)],
+            splits [time_s], bridged [(start_s, stop_s)].
+        path: the image file (.png, .pdf or .svg), written atomically.
+        title: text above the figure.
+        max_notes: write the reasons over the pieces in panels with at most this many dropped.
+    Returns:
+        the path written.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    reasons = list(dict.fromkeys(reason for _, rec in rows for *_, reason in rec.dropped))
+    colours = {reason: ("C1", "C3", "C4", "C5", "C6")[i % 5] for i, reason in enumerate(reasons)}
+    longest = max((float(rec.times[-1]) if len(rec.times) else 0.0) for _, rec in rows)
+    fig = Figure(figsize=(float(np.clip(4 + longest * 1.5, 8, 18)), 1.0 + 2.1 * len(rows)), layout="constrained")
+    axes = fig.subplots(len(rows), 1, squeeze=False)[:, 0]
+    for ax, (name, rec) in zip(axes, rows):
+        env = np.asarray(rec.env_db, dtype=np.float64)
+        floor = rec.threshold_db - 45.0
+        top = max(5.0, float(np.max(env[np.isfinite(env)], initial=0.0)) + 3.0)
+        ax.plot(rec.times, np.clip(np.nan_to_num(env, neginf=floor), floor, None), color="0.2", lw=0.6)
+        ax.axhline(rec.threshold_db, color="C0", lw=0.8, ls="--")
+        for onset, offset in rec.units:
+            ax.axvspan(onset, offset, color="C2", alpha=0.25, lw=0)
+        for onset, offset, reason in rec.dropped:
+            ax.axvspan(onset, offset, color=colours[reason], alpha=0.45, lw=0)
+            ax.plot([(onset + offset) / 2], [top - 1.5], marker="v", ms=4, color=colours[reason], ls="none")
+            if len(rec.dropped) <= max_notes:
+                ax.text((onset + offset) / 2, top - 3.5, reason, rotation=90, ha="center", va="top", fontsize=6,
+                        color=colours[reason])
+        for time in rec.splits:
+            ax.axvline(time, color="C4", lw=0.8, ls=":")
+        for start, stop in rec.bridged:
+            ax.plot([start, stop], [rec.threshold_db, rec.threshold_db], color="0.5", lw=3, solid_capstyle="butt")
+        ax.set_ylim(floor, top)
+        ax.set_xlim(0, max(float(rec.times[-1]) if len(rec.times) else 1.0, 1e-3))
+        ax.set_ylabel("dB re loud")
+        ax.set_title(f"{name}: {len(rec.units)} units, {len(rec.dropped)} dropped", fontsize=9, loc="left")
+    axes[-1].set_xlabel("time (s)")
+    handles = [Line2D([], [], color="0.2", lw=0.8, label="band energy"),
+               Line2D([], [], color="C0", ls="--", label="threshold"), Patch(color="C2", alpha=0.25, label="unit")]
+    handles += [Patch(color=colours[r], alpha=0.45, label=f"dropped: {r}") for r in reasons]
+    handles += [Line2D([], [], color="C4", ls=":", label="split (too long)"),
+                Line2D([], [], color="0.5", lw=3, label="gap bridged (< min_silence)")]
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.legend(handles=handles, fontsize=7, loc="outside lower center", ncol=min(4, len(handles)), frameon=False)
+    return save_figure(fig, path, dpi=110)
