@@ -20,6 +20,7 @@ audio { height: 2em; width: 16em; }
 img { max-width: 100%; border: 1px solid #ddd; }
 pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
 .note { color: #555; }
+svg.curve { border: 1px solid #ddd; margin: 0 0.4em 0.4em 0; font-size: 11px; }
 """
 
 
