@@ -59,7 +59,7 @@ def _export_with(kind: str, make_results, opts: dict, inputs: list[str], worker)
                            on_note=lambda note: click.echo(f"note: {note}", err=True), worker=worker)
     n_files = sum(len(r.waveforms) for r in results)
     click.echo(f"{n_files} sounds written to {out} (manifest.csv, provenance.json"
-               f"{'' if opts['no_plot'] else ', continuum.png'})")
+               f"{'' if opts['no_plot'] else ', continuum.png'}, index.html to listen)")
 
 
 def _full_command() -> str:
