@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import http.server
+import importlib.util
 import os
 import subprocess
 import sys
@@ -149,3 +150,24 @@ def local_index(tmp_path, monkeypatch):
     yield f"http://127.0.0.1:{server.server_address[1]}/simple", songs, handler.requests
     server.shutdown()
     server.server_close()
+
+
+# ------------------------------------------------------------------ the example preparations, as scripts
+
+def load_script(name: str):
+    """Import datasets/<name>/prepare.py as a user's script would be loaded (importlib, from the checkout)."""
+    script = Path(__file__).resolve().parent.parent / "datasets" / name / "prepare.py"
+    spec = importlib.util.spec_from_file_location(f"prepare_{name}", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def zebra_finch():
+    return load_script("zebra_finch")
+
+
+@pytest.fixture(scope="module")
+def speech():
+    return load_script("speech")

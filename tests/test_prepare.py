@@ -2,7 +2,6 @@
 package index, annotations for speech, safe re-runs and user errors."""
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -18,24 +17,6 @@ from gaia_audio.io import manifest as manifests
 
 ROOT = Path(__file__).resolve().parent.parent
 SONGS = ("bells.wav", "flashcam.wav", "samba.wav", "simple.wav")
-
-
-def load_script(name: str):
-    """Import datasets/<name>/prepare.py the way the training code does (importlib, from the repo path)."""
-    spec = importlib.util.spec_from_file_location(f"prepare_{name}", ROOT / "datasets" / name / "prepare.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def zebra_finch():
-    return load_script("zebra_finch")
-
-
-@pytest.fixture(scope="module")
-def speech():
-    return load_script("speech")
 
 
 def song_folder(folder: Path, n: int = 3, sr: int = 44100, **kwargs) -> int:

@@ -9,22 +9,11 @@ import pytest
 import scipy.io
 from bengalese_song import make_bengalese_song
 from conftest import make_synthetic_song
-from test_prepare import load_script
 
 from gaia_audio.data import segment
 from gaia_audio.errors import ConfigError, DataError
 from gaia_audio.io import audio
 from gaia_audio.io import manifest as manifests
-
-
-@pytest.fixture(scope="module")
-def zebra_finch():
-    return load_script("zebra_finch")
-
-
-@pytest.fixture(scope="module")
-def speech():
-    return load_script("speech")
 
 
 def edge_errors(rows: list[dict], truth: dict[str, list]) -> tuple[list[float], int]:
