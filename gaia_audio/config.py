@@ -98,6 +98,8 @@ class TrainConfig:
     keep_last: int = 3
     sample_every: int = 500
     max_bad_steps: int = 3  # NaN/Inf rollbacks before giving up
+    ema_kimg: float = 5.0  # half-life of the generator's weight average in thousands of images; 0 = off
+    ema_rampup: float = 0.05  # the half-life is at most this fraction of the images seen so far
 
 
 @dataclass
@@ -278,7 +280,8 @@ _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
 def check_values(config: Config, source: str = "<recipe>") -> Config:
-    """Refuse training and data values that cannot work (the front end and model check their own).
+    """Refuse training and data values that cannot work, and front-end, inversion and model values out of
+    bounds (:func:`check_model_values`).
 
     Returns:
         ``config`` unchanged.
@@ -295,7 +298,10 @@ def check_values(config: Config, source: str = "<recipe>") -> Config:
              ("train.checkpoint_every", tc.checkpoint_every >= 1, ">= 1"),
              ("train.keep_last", tc.keep_last >= 0, ">= 0 (0 keeps all)"),
              ("train.sample_every", tc.sample_every >= 0, ">= 0 (0 for never)"),
-             ("train.max_bad_steps", tc.max_bad_steps >= 0, ">= 0"), ("train.threads", tc.threads >= 0, ">= 0"),
+             ("train.max_bad_steps", tc.max_bad_steps >= 0, ">= 0"),
+             ("train.ema_kimg", 0 <= tc.ema_kimg <= 1e6, "in 0..1e6"),
+             ("train.ema_rampup", 0 < tc.ema_rampup <= 1, "in (0, 1]"),
+             ("train.threads", tc.threads >= 0, ">= 0"),
              ("train.device", bool(_DEVICE_RE.match(tc.device)), "auto, cpu, mps, cuda or cuda:N"),
              ("data.prepare", dc.prepare is None or dc.prepare in FETCHABLE_DATASETS,
               f"null or one of {', '.join(FETCHABLE_DATASETS)} (an example dataset's name, never a path)"),
@@ -305,6 +311,85 @@ def check_values(config: Config, source: str = "<recipe>") -> Config:
              ("data.max_freq_shift_bins", dc.max_freq_shift_bins >= 0, ">= 0"),
              ("data.image_size", dc.image_size >= 1, ">= 1"),
              ("model.vae_beta", math.isfinite(config.model.vae_beta) and config.model.vae_beta >= 0, "finite and >= 0")]
+    for key, ok, need in rules:
+        if not ok:
+            section, name = key.split(".")
+            value = getattr(getattr(config, section), name)
+            raise ConfigError(f"'{key}' must be {need}, got {value!r}", source)
+    return check_model_values(config, source)
+
+
+# ---- bounds a user would expect, for recipes, a model's stored recipe and the CLI alike ----------
+
+#: highest sample rate in Hz (a recording's, a front end's or an output's): 384 kHz, the fastest
+#: ultrasonic recorders'; a higher one only fills the disk.
+MAX_SR = 384_000
+#: most Fast Griffin-Lim iterations (``inversion.n_iter``, ``resynth --n-iter``): far past where
+#: the spectral convergence stops improving (20 by default), and a morph still ends in minutes.
+MAX_N_ITER = 1000
+#: most samples in an analysis window (``frontend.n_fft``, ``win_length``, ``hop_length``), most
+#: pixels on a side of a tile (``frontend.n_frames``), most mel bands (``frontend.n_mels``).
+MAX_N_FFT, MAX_TILE_SIDE, MAX_N_MELS = 2**16, 4096, 1024
+#: widest layer (``model.width``, ``style_dim``, ``mlp_dim``; ``latent_dim`` up to 16 times this),
+#: 16 times the paper's 64 channels; a model file claiming more would only exhaust memory on load.
+MAX_MODEL_WIDTH = 1024
+#: most stride-2 downsamplings (``model.n_down``, ``style_n_down``) and residual blocks (``n_res``).
+MAX_MODEL_DEPTH = 64
+#: most sounds per continuum (``--steps``), and the largest |alpha| of ``--alpha-range`` (0 and 1
+#: are the inputs; ten times their distance beyond them is no longer a morph of them).
+MAX_STEPS, MAX_ALPHA = 10_000, 10.0
+#: longest silence before or after each exported sound, and longest onset/offset ramp (ms).
+MAX_SILENCE_MS, MAX_RAMP_MS = 60_000.0, 10_000.0
+#: quietest target level or peak ceiling of an export (dBFS or LUFS); the loudest is 0.
+MIN_LEVEL_DB = -100.0
+#: the inversion methods (``gaia_audio.inversion.METHODS``; this module may not import that one).
+INVERSION_METHODS = ("pghi+fgla", "pghi", "fgla")
+
+
+def in_bounds(value, lo: float, hi: float, none_ok: bool = True) -> bool:
+    """True for a finite number in [lo, hi] (or None where allowed)."""
+    if value is None:
+        return none_ok
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return number and math.isfinite(value) and lo <= value <= hi
+
+
+def check_model_values(config: Config, source: str = "<recipe>") -> Config:
+    """Refuse front-end, inversion and model values out of the bounds above (a recipe's or a model file's).
+
+    The front end checks how its values fit together (``fmax`` within ``sr / 2``, with the
+    preset's values filled in) when it is built; this checks each value alone, so that a model
+    file cannot make a command hang (``inversion.n_iter: 1e9``) or allocate without end.
+
+    Returns:
+        ``config`` unchanged.
+    Raises:
+        ConfigError: naming the key, its value and ``source``.
+    """
+    fc, ic, mc = config.frontend, config.inversion, config.model
+    rules = [("frontend.kind", fc.kind in (None, "linear", "mel"), "null, linear or mel"),
+             ("frontend.sr", in_bounds(fc.sr, 1, MAX_SR), f"null or a sample rate in 1..{MAX_SR} Hz"),
+             ("frontend.n_fft", in_bounds(fc.n_fft, 1, MAX_N_FFT), f"null or in 1..{MAX_N_FFT}"),
+             ("frontend.hop_length", in_bounds(fc.hop_length, 1, MAX_N_FFT), f"null or in 1..{MAX_N_FFT}"),
+             ("frontend.win_length", in_bounds(fc.win_length, 1, MAX_N_FFT), f"null or in 1..{MAX_N_FFT}"),
+             ("frontend.fmin", in_bounds(fc.fmin, 0, MAX_SR / 2), f"null or in 0..{MAX_SR // 2} Hz"),
+             ("frontend.fmax", in_bounds(fc.fmax, 0, MAX_SR / 2), f"null or in 0..{MAX_SR // 2} Hz"),
+             ("frontend.n_mels", in_bounds(fc.n_mels, 1, MAX_N_MELS), f"null or in 1..{MAX_N_MELS}"),
+             ("frontend.preemphasis", in_bounds(fc.preemphasis, 0, 1), "null or in [0, 1)"),
+             ("frontend.ref_db", in_bounds(fc.ref_db, -1000, 1000), "null or a finite level in dB"),
+             ("frontend.min_db", in_bounds(fc.min_db, -1000, 1000), "null or a finite level in dB"),
+             ("frontend.n_frames", in_bounds(fc.n_frames, 1, MAX_TILE_SIDE), f"null or in 1..{MAX_TILE_SIDE}"),
+             ("inversion.method", ic.method in INVERSION_METHODS, f"one of {', '.join(INVERSION_METHODS)}"),
+             ("inversion.n_iter", in_bounds(ic.n_iter, 0, MAX_N_ITER), f"in 0..{MAX_N_ITER}"),
+             ("inversion.momentum", in_bounds(ic.momentum, 0, 2), "null or in 0..2"),
+             ("model.width", in_bounds(mc.width, 1, MAX_MODEL_WIDTH), f"null or in 1..{MAX_MODEL_WIDTH}"),
+             ("model.style_dim", in_bounds(mc.style_dim, 1, MAX_MODEL_WIDTH), f"null or in 1..{MAX_MODEL_WIDTH}"),
+             ("model.mlp_dim", in_bounds(mc.mlp_dim, 1, MAX_MODEL_WIDTH), f"null or in 1..{MAX_MODEL_WIDTH}"),
+             ("model.latent_dim", in_bounds(mc.latent_dim, 0, 16 * MAX_MODEL_WIDTH),
+              f"null or in 0..{16 * MAX_MODEL_WIDTH}"),
+             ("model.n_down", in_bounds(mc.n_down, 0, MAX_MODEL_DEPTH), f"null or in 0..{MAX_MODEL_DEPTH}"),
+             ("model.style_n_down", in_bounds(mc.style_n_down, 0, MAX_MODEL_DEPTH), f"null or in 0..{MAX_MODEL_DEPTH}"),
+             ("model.n_res", in_bounds(mc.n_res, 0, MAX_MODEL_DEPTH), f"null or in 0..{MAX_MODEL_DEPTH}")]
     for key, ok, need in rules:
         if not ok:
             section, name = key.split(".")

@@ -65,7 +65,7 @@ def test_attributes_then_morph_along_one(run, tmp_path):
     bad = invoke("morph", wav, "--attribute", "nope", "-m", run, "-o", tmp_path / "x", "--no-plot")
     assert bad.exit_code == 1 and "no attribute 'nope'" in bad.output and not (tmp_path / "x").exists()
     two = invoke("morph", wav, wav, "--attribute", "duration_ms", "-m", run, "-o", tmp_path / "y")
-    assert two.exit_code == 2 and "exactly one" in two.output
+    assert two.exit_code == 1 and "exactly one" in two.output
 
 
 def test_attributes_errors(run, tmp_path):

@@ -124,12 +124,12 @@ def test_stereo_is_mixed_down_or_a_channel_picked(setup, tmp_path):
 
 @pytest.mark.parametrize("inputs, model, match", [
     (("bad", "b"), None, "bad.wav: unreadable or truncated audio file"),
-    (("silent", "b"), None, "silent: silent input"),
+    (("silent", "b"), None, "silent.wav: silent input"),
     (("quiet", "b"), None, "too quiet for the model"),
     (("missing", "b"), None, "missing.wav: file not found"),
     (("a", "b"), "notmodel", "notmodel.safetensors: not a gaia-audio model"),
     (("a", "b"), "nowhere", "no such model file or run folder"),
-    (("stereo", "b"), "channel", "channel 5 out of range"),
+    (("stereo", "b"), "channel", "stereo.wav: channel 5 out of range"),
 ])
 def test_errors_are_one_line_and_leave_no_output(setup, tmp_path, inputs, model, match):
     run, f = setup
@@ -154,8 +154,9 @@ def test_existing_output_is_refused_before_any_work(setup, tmp_path):
 
 def test_usage_errors(setup, tmp_path):
     run, f = setup
-    assert _invoke("morph", f["a"], "-m", run, "-o", tmp_path / "o").exit_code == 2
-    assert _invoke("continuum", "-m", run, "-o", tmp_path / "o").exit_code == 2
+    for res in (_invoke("morph", f["a"], "-m", run, "-o", tmp_path / "o"),
+                _invoke("continuum", "-m", run, "-o", tmp_path / "o")):  # one line, exit 1, as every failure
+        assert res.exit_code == 1 and res.stderr.startswith("error: ") and res.stderr.count("\n") == 1
     res = _invoke("continuum", tmp_path / "none.csv", "-m", run, "-o", tmp_path / "o")
     assert res.exit_code == 1 and "no such pairs file" in res.stderr
 

@@ -144,14 +144,13 @@ def test_weight_columns_follow_the_position_columns(tmp_path):
 
 
 def test_existing_folder_is_refused_unless_overwrite(tmp_path):
-    out = tmp_path / "out"
-    out.mkdir()
-    (out / "keep.txt").write_text("mine")
+    out = export([_result()], tmp_path / "out", plot=False)
+    (out / "step_00.wav").write_bytes(b"edited")
     with pytest.raises(DataError, match="already exists"):
         export([_result()], out, plot=False)
-    assert (out / "keep.txt").read_text() == "mine"
-    export([_result()], out, overwrite=True, plot=False)
-    assert not (out / "keep.txt").exists() and (out / "step_00.wav").is_file()
+    assert (out / "step_00.wav").read_bytes() == b"edited"
+    export([_result()], out, overwrite=True, plot=False)  # a folder gaia-audio wrote: replaced
+    assert (out / "step_00.wav").read_bytes()[:4] == b"RIFF"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
@@ -169,13 +168,14 @@ def test_a_failure_half_way_leaves_nothing_behind(tmp_path, monkeypatch):
         export([_result()], tmp_path / "out", plot=False)
     assert list(tmp_path.iterdir()) == []
     # an old folder being overwritten survives a failed replacement intact
-    old = tmp_path / "old"
-    old.mkdir()
-    (old / "step_00.wav").write_bytes(b"old")
+    monkeypatch.setattr(continuum.audio, "save", real_save)
+    old = export([_result()], tmp_path / "old", plot=False)
+    before = {p: p.read_bytes() for p in old.rglob("*") if p.is_file()}
+    monkeypatch.setattr(continuum.audio, "save", failing_save)
     calls.clear()
     with pytest.raises(AudioError):
-        export([_result()], old, overwrite=True, plot=False)
-    assert (old / "step_00.wav").read_bytes() == b"old"
+        export([_result(seed=1)], old, overwrite=True, plot=False)
+    assert {p: p.read_bytes() for p in old.rglob("*") if p.is_file()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old"]
 
 

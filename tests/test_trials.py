@@ -238,7 +238,7 @@ def test_default_distance_needs_three_steps_and_distance_is_refused_for_identifi
     assert "distance 2 is out of range" in _invoke("trials", folder, "--design", "ax").stderr
     assert _invoke("trials", folder, "--design", "ax", "--distance", 1).exit_code == 0
     res = _invoke("trials", folder, "--design", "identification", "--distance", 1)
-    assert res.exit_code == 2 and "--distance applies to the ax and abx designs only" in res.output
+    assert res.exit_code == 1 and "--distance applies to the ax and abx designs only" in res.output
 
 
 def test_a_gap_in_the_steps_leaves_out_pairs_without_a_partner(tmp_path):

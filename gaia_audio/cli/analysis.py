@@ -2,11 +2,28 @@
 latent analysis of trained models."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
 from gaia_audio.cli.options import one_line_errors
+
+
+def _check_writable(folder: str | os.PathLike) -> None:
+    """Refuse, before any slow work, an output folder that cannot be written (read-only, no permission).
+
+    The folder itself, or its nearest existing parent where it is still to be made, must be
+    writable (``os.access`` reports a read-only file system even to root).
+    """
+    from gaia_audio.errors import DataError
+
+    folder = Path(folder)
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
+    if not existing.is_dir():
+        raise DataError("output path exists and is not a folder", existing)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise DataError("cannot write the output folder here (read-only, or no permission)", folder)
 
 # ---- benchmarks, evaluation and latent analysis ------------------------------------------------
 
@@ -76,6 +93,7 @@ def evaluate(run, out_dir, data_root, n_pairs, critic_steps, seed, grid):
     """
     from gaia_audio.analysis.evaluate import evaluate_run, markdown_table
 
+    _check_writable(out_dir or (run if Path(run).is_dir() else Path(run).parent))
     result = evaluate_run(run, out_dir, data_root, n_pairs=n_pairs, critic_steps=critic_steps, seed=seed)
     if not result["held_out"]:
         click.echo("note: too few held-out tiles; every tile was used (training tiles included)", err=True)

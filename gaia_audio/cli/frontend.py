@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from gaia_audio.cli.options import frontend_options, one_line_errors
+from gaia_audio.config import MAX_N_ITER
 
 
 def _frontend_input(input_path: str, preset: str, kind: str | None, channel: int | None):
@@ -30,7 +31,7 @@ def _frontend_input(input_path: str, preset: str, kind: str | None, channel: int
 @frontend_options
 @click.option("--method", type=click.Choice(["pghi+fgla", "pghi", "fgla"]), default=None,
               help="Phase reconstruction [default: the recipes' default, pghi+fgla].")
-@click.option("--n-iter", type=click.IntRange(0, None), default=None,
+@click.option("--n-iter", type=click.IntRange(0, MAX_N_ITER), default=None,
               help="Fast Griffin-Lim iterations [default: the recipes' default].")
 @click.option("--subtype", type=click.Choice(["PCM_16", "PCM_24", "FLOAT"]), default="PCM_16", show_default=True,
               help="Bit depth of OUT.")

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from gaia_audio.cli.options import one_line_errors
+from gaia_audio.io import signals
 
 
 @click.command()
@@ -15,9 +16,10 @@ from gaia_audio.cli.options import one_line_errors
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a recipe key, e.g. --set train.steps=500 (repeatable).")
 @click.option("--resume", type=click.Path(), default=None,
-              help="Continue a run folder exactly from its last checkpoint.")
+              help="Continue a run folder exactly from its newest intact checkpoint (or from a checkpoint file).")
 @click.option("--run-dir", type=click.Path(file_okay=False), default=None,
-              help="Write the run here instead of RUNS_DIR/NAME.")
+              help="Write the run here instead of RUNS_DIR/NAME; with --resume, copy the run forward into this "
+                   "folder and go on there, leaving the resumed one untouched.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @one_line_errors
 def train(recipe, overrides, resume, run_dir, quiet):
@@ -27,6 +29,9 @@ def train(recipe, overrides, resume, run_dir, quiet):
     Prepares the recipe's example data if it is absent, writes checkpoints, metrics, sample
     grids and WAVs to the run folder, and exports model.safetensors + config.yaml there.
     Under torchrun it trains data-parallel, train.batch_size being the global batch.
+    One train at a time per run folder (a lock the kernel drops if the process dies). --resume
+    skips a damaged checkpoint for the newest intact one, and refuses --set changes to the
+    front end, the network's shape or the data kind. SIGINT / SIGTERM stop it with exit 130 / 143.
 
     \b
     Example:
@@ -43,7 +48,14 @@ def train(recipe, overrides, resume, run_dir, quiet):
     if recipe is None:  # resuming with the run's own merged recipe
         recipe = Path(resume) / "config.yaml" if Path(resume).is_dir() else Path(resume).parent.parent / "config.yaml"
     config = load_config(recipe, overrides)
-    out = run_training(config, run_dir=run_dir, resume=resume, progress=not quiet)
+    try:
+        with signals.handled():  # SIGTERM / SIGHUP unwind like Ctrl-C: temporary files go, the lock is let go
+            out = run_training(config, run_dir=run_dir, resume=resume, progress=not quiet)
+    except KeyboardInterrupt as err:
+        if os.environ.get("RANK", "0") == "0":  # under torchrun, one line for all processes
+            click.echo(f"error: {signals.describe(err)}; the checkpoints written are kept (go on with --resume)",
+                       err=True)
+        sys.exit(signals.exit_code(err))
     if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 wrote it
         click.echo(f"model written to {out / 'model.safetensors'}")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from gaia_audio.config import Config
 from gaia_audio.data.cache import TileSet, build_tile_cache
 from gaia_audio.data.examples import prepare_example
-from gaia_audio.errors import DataError
+from gaia_audio.errors import ConfigError, DataError
 from gaia_audio.spectral.frontend import Spectrogram
 from gaia_audio.spectral.presets import make_frontend
 
@@ -51,5 +51,10 @@ def load_data(config: Config, progress: bool = True, trusted: bool = True) -> tu
 
         return None, build_image_cache(root, config.data.image_size, config.data.manifest, cache_dir, progress,
                                        write=trusted)
-    frontend = make_frontend(**dataclasses.asdict(config.frontend))
+    settings = dataclasses.asdict(config.frontend)
+    try:
+        frontend = make_frontend(**settings)
+    except ConfigError as err:  # say which recipe keys made it: frontend.sr=1000 cannot hold an 8 kHz band
+        given = ", ".join(f"frontend.{k}={v!r}" for k, v in settings.items() if v is not None)
+        raise ConfigError(f"{err.problem} (from {given})") from None
     return frontend, build_tile_cache(root, frontend, config.data.manifest, cache_dir, progress, write=trusted)

@@ -84,18 +84,19 @@ def to_mono(y: np.ndarray, channel: int | None = None,
     Returns:
         ((n,) samples, a note saying what was done, or None when y was already mono).
     Raises:
-        AudioError: ``channel`` does not exist.
+        AudioError: ``channel`` does not exist (a mono input has channel 0 only).
     """
     y = np.asarray(y)
-    if y.ndim == 1 or (y.ndim == 2 and y.shape[0] == 1 and channel is None):
-        return y.reshape(-1), None
-    if y.ndim != 2:
+    if y.ndim not in (1, 2):
         raise AudioError(f"expected samples of shape (n,) or (channels, n), got {y.shape}", name)
+    n_channels = 1 if y.ndim == 1 else y.shape[0]
+    if channel is not None and not -n_channels <= channel < n_channels:  # mono too: --channel 5 is a mistake
+        raise AudioError(f"channel {channel} out of range: the input has {n_channels} channel(s), numbered from 0",
+                         name)
+    if n_channels == 1:
+        return y.reshape(-1), None
     if channel is None:
         return y.mean(axis=0), f"{y.shape[0]} channels mixed down to mono (pick one with --channel)"
-    if not -y.shape[0] <= channel < y.shape[0]:
-        raise AudioError(f"channel {channel} out of range: the input has {y.shape[0]} channel(s), numbered from 0",
-                         name)
     return y[channel % y.shape[0]], f"channel {channel % y.shape[0]} of {y.shape[0]} used"
 
 

@@ -5,24 +5,20 @@ is safe in worker processes and tests) and writes it atomically: a temporary fil
 folder, then renamed (:func:`gaia_audio.io.files.atomic_write`).
 matplotlib is imported inside the functions (it takes about half
 a second), so importing this module costs nothing until something is drawn; a command that will
-draw later can start a :class:`Worker` first, which imports matplotlib in a child process while
-the command itself imports torch and computes.
+draw later can start a :class:`~gaia_audio.io.worker.Worker` first (re-exported here), which
+imports matplotlib in a child process while the command itself imports torch and computes.
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
-import signal
-import sys
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from gaia_audio.errors import GaiaError
 from gaia_audio.io.files import atomic_write
+from gaia_audio.io.worker import Worker  # noqa: F401  (figures.Worker: where commands have always found it)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -44,65 +40,6 @@ def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 150) -> Path:
     with atomic_write(path, suffix=f".tmp.{fmt}") as tmp:
         fig.savefig(tmp, dpi=dpi, format=fmt)
     return path
-
-
-def _preload() -> None:
-    """A :class:`Worker` child's start: import what drawing needs; leave Ctrl-C to the parent."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    import matplotlib.backends.backend_agg  # noqa: F401
-    import matplotlib.figure  # noqa: F401
-
-
-class Worker:
-    """One child process that draws figures, with matplotlib imported while the parent works.
-
-    Importing matplotlib takes about 0.6 s and importing torch about 1.5 s, both mostly
-    single-threaded; a command that starts a Worker *before* importing torch (``gaia-audio
-    morph``) has the two imports run side by side on two cores, then hands the drawing over with
-    :meth:`run`. The child is forked where the platform allows (cheap, and nothing heavy is
-    loaded yet), spawned elsewhere. If the child cannot be started or dies, :meth:`run` draws in
-    this process instead, so a figure is never lost to the worker.
-
-    Use as a context manager (the child exits on leaving it)::
-
-        with Worker() as worker:
-            import torch  # meanwhile the child imports matplotlib
-            ...
-            worker.run(continuum_strip, strips, path, sr)
-    """
-
-    def __init__(self) -> None:
-        methods = multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-        sys.stdout.flush()  # a forked child must not inherit (and later repeat) buffered output
-        sys.stderr.flush()
-        try:
-            self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(1, mp_context=context, initializer=_preload)
-            self._pool.submit(int)  # start the child now, not at the first run()
-        except (OSError, RuntimeError):  # no processes to be had: draw in this process
-            self._pool = None
-
-    def run(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """``func(*args, **kwargs)`` in the child (arguments and result are pickled between the
-        two processes); its exceptions are raised here. In this process when the child is gone."""
-        if self._pool is not None:
-            try:
-                return self._pool.submit(func, *args, **kwargs).result()
-            except BrokenProcessPool:
-                self.close()
-        return func(*args, **kwargs)
-
-    def close(self) -> None:
-        """Stop the child (waits for it to exit)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-
-    def __enter__(self) -> Worker:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def spectrogram_figure(S: np.ndarray, sr: int, hop_length: int, frequencies: np.ndarray,
@@ -208,8 +145,8 @@ def continuum_strip(strips: list[tuple[str, list[np.ndarray], list]], path: str 
                   extent=(0, image.shape[1] * seconds, lo, hi))
         numeric = [isinstance(a, (int, float)) for a in alphas]
         top = ax.secondary_xaxis("top")
-        top.set_xticks(centres, [f"{a:.2f}" if n else str(k) for k, (a, n) in enumerate(zip(alphas, numeric))],
-                       fontsize=7)
+        top.set_xticks(centres, [f"{a:.2f}" if n else str(k if a is None else a)
+                                 for k, (a, n) in enumerate(zip(alphas, numeric))], fontsize=7)
         top.set_xlabel("α" if any(numeric) else "step", fontsize=8)
         ax.set_ylabel("kHz" if freq_range else "bin")
         ax.set_title(name, fontsize=9, loc="left")

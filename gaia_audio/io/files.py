@@ -6,6 +6,10 @@ destination. A crash, a full disk or Ctrl-C leaves the previous file (or none), 
 The file ends with the mode any program's new file gets, 0666 less the umask (0644 under the
 usual umask 022, 0640 under 027), whatever the writer did (safetensors writes 0600): colleagues
 on a shared server read what the umask lets them read.
+A folder of results (a continuum) is written the same way by :func:`atomic_folder`: filled as a
+hidden temporary folder beside the destination and renamed into place at the end; an existing
+folder is replaced only when the caller's check of it (:func:`first_foreign` against the files it
+wrote) lets it, and is otherwise left as it was.
 Text that users hand in (manifests, annotations) is read by :func:`read_text`, whatever editor
 saved it.
 """
@@ -16,11 +20,13 @@ import csv
 import errno
 import hashlib
 import os
+import shutil
 import stat
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path, PurePosixPath
 
 from gaia_audio.errors import DataError, GaiaError
+from gaia_audio.io import signals
 
 
 @contextlib.contextmanager
@@ -56,6 +62,112 @@ def atomic_write(path: str | os.PathLike, suffix: str = ".tmp", error: type[Gaia
         raise error(f"could not write ({err.strerror or err})", path) from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike, replace: Callable[[Path], None] | None = None) -> Iterator[Path]:
+    """Yield a hidden temporary folder beside ``path`` to fill; on success it is renamed to ``path``.
+
+    A failure or an interruption (Ctrl-C; SIGTERM under :func:`signals.handled`) removes the
+    temporary folder, and the parent folders made for it, before the exception goes on: nothing
+    is left. An existing ``path`` is replaced only if ``replace`` is given: the old folder is
+    renamed aside, ``replace(aside)`` checks it again (a file added since the caller's first check
+    counts; raise to keep the folder, which is then put back untouched), the new folder is renamed
+    in and the old one deleted. The renames are one step for signals (:func:`signals.deferred`)
+    and end with :func:`signals.output_complete`: a signal after them no longer fails the command.
+
+    Args:
+        path: the destination folder.
+        replace: checks an existing folder before it is deleted; None: an existing ``path`` is an error.
+    Yields:
+        The temporary folder, ``.NAME.tmp-PID`` beside ``path``.
+    Raises:
+        DataError: naming ``path``: it exists and may not be replaced, or a folder cannot be made or renamed.
+    """
+    path = Path(path)
+    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
+    created: list[Path] = []
+    done = False
+    try:
+        try:
+            created = _make_folders(path.parent)
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir()
+        except OSError as err:
+            raise DataError(f"cannot make the output folder ({err.strerror or err})", path) from None
+        yield tmp
+        _rename_into_place(tmp, path, replace)
+        done = True
+    finally:
+        if not done:  # failed or interrupted: leave nothing of ours (after a rename both are no-ops)
+            shutil.rmtree(tmp, ignore_errors=True)
+            for folder in reversed(created):
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+
+
+def _make_folders(folder: Path) -> list[Path]:
+    """Make ``folder`` and its missing parents; return those made, outermost first."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()][::-1]
+    for p in missing:
+        p.mkdir(exist_ok=True)
+    return missing
+
+
+def _rename_into_place(tmp: Path, path: Path, replace: Callable[[Path], None] | None) -> None:
+    """Rename ``tmp`` to ``path``, an existing ``path`` set aside, checked by ``replace`` and deleted last."""
+    old = None
+    with signals.deferred():
+        try:
+            if os.path.lexists(path):
+                if replace is None:
+                    raise DataError("output folder already exists (made while this command ran)", path)
+                old = path.parent / f".{path.name}.old-{os.getpid()}"
+                shutil.rmtree(old, ignore_errors=True)
+                os.replace(path, old)
+                replace(old)
+            os.replace(tmp, path)
+        except BaseException as err:
+            if old is not None and not os.path.lexists(path):
+                os.replace(old, path)
+            if isinstance(err, OSError):
+                raise DataError(f"cannot rename the output folder into place ({err.strerror or err})", path) from None
+            raise
+        signals.output_complete()
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def first_foreign(folder: str | os.PathLike, outputs: Iterable[str]) -> str | None:
+    """The first path under ``folder`` (sorted, relative, "/"-separated) that is not one of ``outputs``.
+
+    Args:
+        folder: the folder to look through (symbolic links in it are not followed).
+        outputs: the files a writer put there, relative to ``folder`` ("a/b.wav"); the folders
+            holding them are theirs too.
+    Returns:
+        The first other file, empty folder or symbolic link (always foreign); None if there is none.
+    Raises:
+        DataError: a folder in it cannot be read.
+    """
+    folder = Path(folder)
+    outputs = set(outputs)
+    theirs = {p.as_posix() for o in outputs for p in PurePosixPath(o).parents}
+    found = []
+
+    def unreadable(err: OSError):
+        raise DataError(f"cannot read ({err.strerror or err})", err.filename)
+
+    for root, dirs, files in os.walk(folder, onerror=unreadable):
+        base = Path(root)
+        here = base.relative_to(folder).as_posix()
+        if here != "." and here not in theirs and not dirs and not files:
+            found.append(here)  # an empty folder of someone else's
+        for name in dirs + files:
+            rel = (base / name).relative_to(folder).as_posix()
+            if (base / name).is_symlink() or (name in files and rel not in outputs):
+                found.append(rel)
+    return min(found, default=None)
 
 
 def new_file_mode(tmp: Path) -> int:

@@ -18,11 +18,12 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from gaia_audio import __version__
-from gaia_audio.config import Config, from_dict, to_dict
-from gaia_audio.errors import ModelError, TrainingError
+from gaia_audio.config import MAX_TILE_SIDE, Config, check_model_values, from_dict, to_dict
+from gaia_audio.errors import ConfigError, ModelError, TrainingError
 from gaia_audio.io.files import atomic_write, write_text
 from gaia_audio.models import build_model
 from gaia_audio.models.blocks import no_weight_init
+from gaia_audio.spectral.presets import make_frontend
 
 
 def export_model(run_dir: str | os.PathLike, model: torch.nn.Module, config: Config,
@@ -85,9 +86,30 @@ def read_exported(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], Con
         extra = json.loads(metadata.get("extra", "{}"))
     except (yaml.YAMLError, ValueError, TypeError) as err:
         raise ModelError(f"model metadata is damaged ({err})", path) from None
-    if len(tile_shape) != 3:
-        raise ModelError("model metadata is damaged (tile shape)", path)
+    if len(tile_shape) != 3 or not all(1 <= v <= MAX_TILE_SIDE for v in tile_shape):
+        raise ModelError(f"model metadata is damaged (tile shape {tile_shape})", path)
+    check_stored_config(config, path)
     return weights, config, tile_shape, extra
+
+
+def check_stored_config(config: Config, path: str | os.PathLike) -> None:
+    """Refuse a model file whose stored recipe holds a value out of bounds, before it is used.
+
+    Each front-end, inversion and model value must lie within the bounds a recipe's must
+    (:func:`gaia_audio.config.check_model_values`: ``inversion.n_iter: 1e9`` would hang a
+    morph), and together the front-end values must make a front end that works (its sample
+    rate holds its band).
+
+    Raises:
+        ConfigError: naming the key, its value and ``path``.
+    """
+    check_model_values(config, str(path))
+    try:
+        make_frontend(**dataclasses.asdict(config.frontend))
+    except ConfigError as err:  # e.g. frontend.sr 1000 under zebra_finch's band up to 8 kHz
+        fc = config.frontend
+        raise ConfigError(f"its stored front end (frontend.preset {fc.preset!r}, frontend.sr {fc.sr!r}) cannot work: "
+                          f"{err.problem}", path) from None
 
 
 def load_network(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, Config, dict]:
@@ -100,6 +122,7 @@ def load_network(path: str | os.PathLike, device: str | torch.device = "cpu") ->
         (model, its recipe, the exported metadata, which holds ``tile_shape`` too).
     Raises:
         ModelError: missing file, not a gaia-audio model, or weights that do not fit the recipe.
+        ConfigError: a stored recipe value out of bounds (:func:`check_stored_config`).
     """
     file = resolve_model_path(path)
     weights, config, tile_shape, extra = read_exported(file)

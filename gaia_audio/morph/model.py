@@ -138,7 +138,8 @@ class VocalModel:
         return self.invert_many([S], [length])[0]
 
     @torch.no_grad()
-    def invert_many(self, spectrograms: list[np.ndarray], lengths: list[int], batch_size: int = 32) -> list[np.ndarray]:
+    def invert_many(self, spectrograms: list[np.ndarray], lengths: list[int], batch_size: int = 32,
+                    method: str | None = None) -> list[np.ndarray]:
         """Invert many spectrograms in batches (far faster than one by one on a CPU).
 
         Spectrograms of different lengths are padded at the end with the floor (silence) to the
@@ -148,6 +149,7 @@ class VocalModel:
             spectrograms: (n_freq, T_k) arrays in [0, 1].
             lengths: samples of each waveform.
             batch_size: spectrograms per batch.
+            method: the inversion method (``gaia_audio.inversion.METHODS``); None: the recipe's.
         Returns:
             (lengths[k],) float32 waveforms.
         """
@@ -161,7 +163,7 @@ class VocalModel:
             S = torch.zeros(len(group), self.n_freq, T)
             for row, k in enumerate(group):
                 S[row, :, :spectrograms[k].shape[-1]] = torch.as_tensor(spectrograms[k])
-            y = invert(self.frontend, S.to(self.device), length=n_max, method=inv.method, n_iter=inv.n_iter,
+            y = invert(self.frontend, S.to(self.device), length=n_max, method=method or inv.method, n_iter=inv.n_iter,
                        momentum=inv.momentum)
             for row, k in enumerate(group):
                 out[k] = np.asarray(y[row, :int(lengths[k])].cpu(), dtype=np.float32)

@@ -27,11 +27,15 @@ from gaia_audio.data.cache import split_holdout
 from gaia_audio.data.load import load_data
 from gaia_audio.data.sampler import BatchSampler
 from gaia_audio.errors import ModelError, TrainingError
+from gaia_audio.io.checks import print_note
 from gaia_audio.models import SIZE_PRESETS, build_model
 from gaia_audio.models.export import export_model, write_config
+from gaia_audio.spectral.presets import make_frontend
 from gaia_audio.training import checkpoint as ckpt
 from gaia_audio.training import distributed
 from gaia_audio.training.distributed import Group
+from gaia_audio.training.ema import GeneratorEMA, with_averaged_generator
+from gaia_audio.training.lock import run_lock
 from gaia_audio.training.objectives import Objective, make_objective
 from gaia_audio.training.report import write_run_page
 
@@ -54,7 +58,8 @@ def resolve_config(config: Config, frontend) -> Config:
     """
     settings = frontend.settings if frontend is not None else {}
     frontend_fields = {k: v for k, v in settings.items() if hasattr(config.frontend, k)}
-    model_fields = {k: v for k, v in SIZE_PRESETS[config.model.size].items() if getattr(config.model, k) is None}
+    model_fields = {k: v for k, v in SIZE_PRESETS.get(config.model.size, {}).items()
+                    if getattr(config.model, k) is None}
     return dataclasses.replace(config, frontend=dataclasses.replace(config.frontend, **frontend_fields),
                                model=dataclasses.replace(config.model, **model_fields))
 
@@ -89,31 +94,64 @@ def train(config: Config, run_dir: str | Path | None = None, resume: str | Path 
     Args:
         config: the merged recipe (when resuming: the run's ``config.yaml``, perhaps with
             overrides such as more ``train.steps``).
-        run_dir: where to write the run (default: a new folder under ``config.runs_dir``).
-        resume: a run folder (or checkpoint file) to continue exactly from its last checkpoint.
+        run_dir: where to write the run (default: a new folder under ``config.runs_dir``). With
+            ``resume``, another folder than the resumed run's: the run is copied forward into it
+            and goes on there, the resumed folder only read.
+        resume: a run folder (its newest intact checkpoint; damaged ones are skipped with a note)
+            or a checkpoint file, to continue exactly from.
         progress: show progress bars.
     Returns:
         The run folder, holding ``model.safetensors``, ``config.yaml``, ``metrics.jsonl``,
         ``checkpoints/`` and ``samples/``.
+    Raises:
+        TrainingError: another process is training in the run folder (its lock names it).
+        ModelError: nothing intact to resume, or the recipe contradicts the checkpoint.
     """
-    state = None
-    if resume is not None:
-        resume = Path(resume)
-        found = [resume] if resume.is_file() else ckpt.list_checkpoints(resume)
-        if not found:
-            raise ModelError("nothing to resume: the run has no complete checkpoint", resume)
-        state = ckpt.load_checkpoint(found[-1])
-        run_dir = resume.parent.parent if resume.is_file() else resume
     check_values(config)
     tc = config.train
     group, device_name = distributed.setup(tc.device, tc.batch_size)
     try:
-        run_dir = _train(config, group, resolve_device(device_name), run_dir, state, progress and group.is_main)
+        state, copy_from = None, None
+        if resume is not None:
+            checkpoint, state = ckpt.find_resume_checkpoint(resume, print_note if group.is_main else lambda _: None)
+            run_dir, copy_from = resume_target(config, Path(resume), checkpoint, state, run_dir)
+        run_dir = Path(run_dir) if run_dir is not None else group.broadcast(new_run_dir(config))
+        with run_lock(run_dir) if group.is_main else contextlib.nullcontext():  # one writer: rank 0
+            if copy_from is not None and group.is_main:
+                ckpt.copy_run_forward(*copy_from, run_dir)
+            run_dir = _train(config, group, resolve_device(device_name), run_dir, state, progress and group.is_main)
     except BaseException:
         distributed.teardown(group, wait=False)  # the others stop too (torchrun ends the group)
         raise
     distributed.teardown(group)
     return run_dir
+
+
+def resume_target(config: Config, resume: Path, checkpoint: Path, state: dict,
+                  run_dir: str | Path | None) -> tuple[Path, tuple | None]:
+    """Where a resumed run goes on, after refusing a recipe that contradicts its checkpoint.
+
+    Args:
+        config: the resumed recipe.
+        resume: ``--resume`` as given: a run folder or a checkpoint file.
+        checkpoint, state: the checkpoint resumed from and its content.
+        run_dir: ``--run-dir``, or None.
+    Returns:
+        (run folder, None) to go on in the resumed run's own folder, or (``run_dir``,
+        ``copy_run_forward``'s first three arguments) to copy the run forward into ``run_dir``.
+    Raises:
+        ModelError: the recipe changes the front end, network shape or data kind, or a loose
+            checkpoint file is resumed without ``run_dir``.
+    """
+    frontend = make_frontend(**dataclasses.asdict(config.frontend)) if config.data.kind == "audio" else None
+    ckpt.check_resume_config(to_dict(resolve_config(config, frontend)), state["config"], checkpoint)
+    source = resume if resume.is_dir() else resume.parent.parent if resume.parent.name == "checkpoints" else None
+    if run_dir is None and source is None:
+        raise ModelError("this checkpoint is not inside a run's checkpoints/ folder: give --run-dir for the run to "
+                         "go on in", resume)
+    if run_dir is None or (source is not None and Path(run_dir).resolve() == source.resolve()):
+        return source, None
+    return Path(run_dir), (source, checkpoint, int(state["step"]))
 
 
 def _train(config: Config, group: Group, device: torch.device, run_dir: Path | None, state: dict | None,
@@ -139,16 +177,20 @@ def _train(config: Config, group: Group, device: torch.device, run_dir: Path | N
     objective.check_batch_size(tc.batch_size)
     sampler = make_sampler(config, frontend, tiles.tiles, np.sort(train_idx), group)
     noise = torch.Generator().manual_seed(tc.seed + 1)  # interpolation coefficients, VAE noise
+    ema = GeneratorEMA(getattr(model, "generator", model), tc.ema_kimg, tc.ema_rampup)  # ema_kimg 0: the weights
     step, lr_scale, n_bad = 0, 1.0, 0
 
     def snapshot() -> dict:
         return {"step": step, "lr_scale": lr_scale, "n_bad": n_bad, "config": to_dict(config),
                 "tile_shape": list(tile_shape), "model": model.state_dict(), "optimizers": objective.state_dict(),
-                "sampler": sampler.state_dict(), "noise": noise.get_state(), "rng": _rng_state()}
+                "sampler": sampler.state_dict(), "noise": noise.get_state(), "rng": _rng_state(),
+                "ema": ema.state_dict()}
 
     def restore(saved: dict) -> None:
         nonlocal step, lr_scale, n_bad
         load_snapshot(saved, model, objective, sampler, noise, tile_shape, run_dir)
+        # a checkpoint from before the average was kept starts it at its weights
+        ema.load_state_dict(saved.get("ema") or getattr(model, "generator", model).state_dict())
         step, lr_scale, n_bad = int(saved["step"]), float(saved["lr_scale"]), int(saved["n_bad"])
 
     if state is not None:
@@ -174,6 +216,7 @@ def _train(config: Config, group: Group, device: torch.device, run_dir: Path | N
                 n_bad, lr_scale = n_bad_now, lr_scale_now / 2  # both survive the rollback
                 continue
             step += 1
+            ema.update(getattr(model, "generator", model), step * tc.batch_size, tc.batch_size)
             if step % tc.log_every == 0 or step == tc.steps:
                 metrics.write(json.dumps({"step": step, "time": round(time.perf_counter() - start, 3), **terms}) + "\n")
                 metrics.flush()
@@ -195,7 +238,8 @@ def _train(config: Config, group: Group, device: torch.device, run_dir: Path | N
         bar.close()
         metrics.close()
     if group.is_main:
-        export(run_dir, model, objective, config, tiles, train_idx, frontend, step, device)
+        averaged = with_averaged_generator(model, ema)  # what the run exports: the averaged generator
+        export(run_dir, averaged, objective, config, tiles, train_idx, frontend, step, device)
     return run_dir
 
 
@@ -256,6 +300,23 @@ def export(run_dir: Path, model: torch.nn.Module, objective: Objective, config: 
         # The longest training unit tells the morph which inputs are single units (time-normalised
         # into one tile) and which need window-by-window alignment.
         extra["max_unit_frames"] = int(tiles.n_frames_orig[train_idx].max())
+    extra["code_stats"] = code_stats(model, tiles.tiles, np.sort(train_idx), device)
     path = export_model(run_dir, model, config, tuple(int(n) for n in tiles.tiles.shape[1:]), extra)
     write_run_page(run_dir)
     return path
+
+
+@torch.no_grad()
+def code_stats(model: torch.nn.Module, tiles: np.ndarray, index: np.ndarray, device: torch.device,
+               batch_size: int = 64) -> dict:
+    """Mean and standard deviation (each a list of code_dim floats) of the training tiles' codes.
+
+    A morph's per-pair tuning draws its locality anchors from this Gaussian (``morph.tune``).
+    """
+    was_training = model.training
+    model.eval()
+    codes = torch.cat([model.encode(torch.from_numpy(np.asarray(tiles[index[i:i + batch_size]], np.float32))
+                                    .to(device)).float().cpu() for i in range(0, len(index), batch_size)])
+    model.train(was_training)
+    return {"mean": [round(float(v), 6) for v in codes.mean(0)],
+            "std": [round(float(v), 6) for v in codes.std(0, unbiased=False)]}
