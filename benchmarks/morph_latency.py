@@ -9,7 +9,7 @@ Times, in the same run and interleaved, several repeats of:
   * the floor: a Python process that only runs ``from gaia_audio import load_model``, i.e.
     ``import gaia_audio`` with the library that runs a model loaded (torch and the model code,
     no model read): what ``import gaia_audio`` costs a package that imports its model eagerly;
-  * ``gaia-audio morph a.wav b.wav --steps 16`` with a ``small``-preset model on two
+  * ``gaia-audio morph a.wav b.wav --steps 16 --tune-steps 0`` (untuned) with a ``small``-preset model on two
     syllable-length inputs (120 and 160 ms), writing the WAVs, manifest, provenance and
     continuum.png. The throwaway model is trained on 80-290 ms units, like the zebra finch
     syllables, so both inputs are single units (one tile each, durations interpolated); a
@@ -114,9 +114,10 @@ def main() -> None:
             "python -c 'import torch'": [sys.executable, "-c", "import torch"],
             "python -c 'from gaia_audio import load_model' (floor)": [
                 sys.executable, "-c", "from gaia_audio import load_model"],
-            f"gaia-audio morph ({args.steps} steps)": gaia + ["morph", *map(str, inputs), "--steps", str(args.steps),
-                                                             "--model", str(model), "--out", str(work / "out"),
-                                                             "--overwrite"],
+            # untuned (--tune-steps 0): the morph itself; per-pair tuning is timed by continuum_quality.py
+            f"gaia-audio morph ({args.steps} steps, --tune-steps 0)": gaia + [
+                "morph", *map(str, inputs), "--steps", str(args.steps), "--tune-steps", "0",
+                "--model", str(model), "--out", str(work / "out"), "--overwrite"],
         }
         wall(commands[list(commands)[-1]])  # warm-up: file caches, numba's on-disk cache
         times: dict[str, list[float]] = {name: [] for name in commands}

@@ -1,9 +1,10 @@
 """Morphs: latent paths, step spacing, grid/barycentric weights, endpoints, and whole series.
 
-Series are checked with an *identity* model (the code is the tile itself) on the real front end:
-there every property of the morph machinery (endpoint resynthesis, durations, alignment,
-spacing) can be predicted exactly, independent of how well a network is trained. Trained models
-are exercised in test_vocal_model.py and test_cli_morph.py.
+Series are checked with an *identity* model (the code is the tile itself) on the real front end,
+untuned (``tune_steps=0``: an identity has no decoder to tune): there every property of the morph
+machinery (endpoint resynthesis, durations, alignment, spacing) can be predicted exactly,
+independent of how well a network is trained. Trained models are exercised in
+test_vocal_model.py and test_cli_morph.py.
 """
 from __future__ import annotations
 
@@ -20,15 +21,19 @@ from gaia_audio.config import Config
 from gaia_audio.errors import AudioError, DataError
 from gaia_audio.morph.model import make_endpoint
 from gaia_audio.morph.paths import (
+    arc_length,
     barycentric_weights,
+    corrected_alphas,
     equal_arc_alphas,
     grid_weights,
     interpolate,
+    lattice_previous,
     slerp,
     step_alphas,
-    step_distances,
+    variation,
 )
-from gaia_audio.morph.series import morph_barycentric, morph_grid, morph_pair
+from gaia_audio.morph.perceptual import perceptual_distance, previous_distances
+from gaia_audio.morph.series import _UnitSeries, morph_attribute, morph_barycentric, morph_grid, morph_pair
 
 # ---- paths and spacing (pure) ---------------------------------------------------------------
 
@@ -79,18 +84,49 @@ def test_slerp_of_parallel_codes_is_lerp_and_batches_broadcast():
         interpolate(W_a, W_b, np.array([0.5]), "bezier")
 
 
+def _rms_steps(points: torch.Tensor) -> np.ndarray:
+    """(M - 1,) RMS differences between consecutive points (a distance the paths module is given)."""
+    flat = points.reshape(points.shape[0], -1).double()
+    return (flat[1:] - flat[:-1]).pow(2).mean(dim=1).sqrt().numpy()
+
+
 def test_equal_arc_alphas_equalise_a_path_that_speeds_up():
     pattern = torch.rand(1, 10, 10, generator=torch.Generator().manual_seed(0))
     decode = lambda alphas: torch.stack([pattern * float(a) ** 3 for a in alphas])  # noqa: E731
     dense = np.linspace(0, 1, 200)
-    alphas = equal_arc_alphas(decode(dense), dense, 8)
+    alphas = equal_arc_alphas(_rms_steps(decode(dense)), dense, 8)
     assert alphas[0] == 0 and alphas[-1] == 1 and np.all(np.diff(alphas) > 0)
-    d_equal = step_distances(decode(alphas))[1:]
-    d_uniform = step_distances(decode(np.linspace(0, 1, 8)))[1:]
-    cv = lambda d: d.std() / d.mean()  # noqa: E731
-    assert cv(d_uniform) > 0.5 and cv(d_equal) < 0.02
-    still = equal_arc_alphas(torch.zeros(5, 3), np.linspace(0, 2, 5), 3)  # a path that does not move
+    assert variation(_rms_steps(decode(np.linspace(0, 1, 8)))) > 0.5
+    assert variation(_rms_steps(decode(alphas))) < 0.02
+    backwards = equal_arc_alphas(_rms_steps(decode(dense[::-1])), dense[::-1], 8)  # α running from 1 to 0
+    np.testing.assert_allclose(backwards, alphas[::-1], atol=1e-9)
+    still = equal_arc_alphas(np.zeros(4), np.linspace(0, 2, 5), 3)  # a path that does not move
     np.testing.assert_allclose(still, [0, 1, 2])
+    np.testing.assert_allclose(arc_length([1.0, 2.0, 0.5]), [0, 1, 3, 3.5])
+
+
+def test_corrected_alphas_follow_the_distances_measured_between_steps():
+    """The dense pass saw a straight path; the steps themselves show it is four times as far from
+    α = 0.5 to 1 as from 0 to 0.5: the correction moves the steps towards 1, evenly by that measure."""
+    dense = np.linspace(0, 1, 101)
+    true_arc = lambda a: np.where(a < 0.5, a, 0.5 + 4 * (a - 0.5))  # noqa: E731
+    knots = equal_arc_alphas(np.full(100, 0.01), dense, 5)  # even in α: 0, .25, .5, .75, 1
+    measured = np.diff(true_arc(knots))
+    assert variation(measured) > 0.5
+    again = corrected_alphas(np.full(100, 0.01), dense, knots, measured, 5)
+    assert again[0] == 0 and again[-1] == 1 and np.all(np.diff(again) > 0)
+    assert variation(np.diff(true_arc(again))) < 1e-6
+    np.testing.assert_allclose(again, [0, 0.53125, 0.6875, 0.84375, 1], atol=1e-9)
+
+
+def test_lattice_previous_is_one_share_of_weight_away():
+    w = barycentric_weights(3, 3)
+    assert lattice_previous(w) == [None, 0, 1, 1, 3, 4]
+    w = barycentric_weights(4, 4)
+    previous = lattice_previous(w)
+    assert previous[0] is None and all(p is not None and p < k for k, p in enumerate(previous) if k)
+    for k, p in enumerate(previous[1:], start=1):
+        assert np.abs(w[k] - w[p]).sum() == pytest.approx(2 / 3)
 
 
 def test_grid_weights_are_bilinear():
@@ -164,7 +200,7 @@ def units():
 def test_endpoints_go_through_the_same_path_and_durations_interpolate(ivm, units):
     (y_a, y_b, *_), sr = units
     a, b = make_endpoint(ivm, y_a, sr, "a"), make_endpoint(ivm, y_b, sr, "b")
-    result = morph_pair(ivm, a, b, steps=5)
+    result = morph_pair(ivm, a, b, steps=5, tune_steps=0)
     lengths = [len(y) for y in result.waveforms]
     np.testing.assert_allclose(lengths, np.linspace(len(y_a), len(y_b), 5), atol=1)
     # step 0 is a resynthesised through tile -> code -> tile -> untile, not the input itself
@@ -172,27 +208,73 @@ def test_endpoints_go_through_the_same_path_and_durations_interpolate(ivm, units
     np.testing.assert_allclose(result.spectrograms[0], expected, atol=1e-5)
     assert result.rows[0]["fidelity_db"] < -15 and result.rows[-1]["fidelity_db"] < -15
     assert [r["fidelity_db"] is None for r in result.rows] == [False, True, True, True, False]
-    d = [r["distance_prev"] for r in result.rows[1:]]
-    np.testing.assert_allclose(d, d[0], rtol=1e-6)  # a straight path, uniform steps: equal distances
+    assert result.rows[0]["distance_prev"] is None
+    np.testing.assert_allclose([r["distance_prev"] for r in result.rows[1:]],  # the perceptual distance
+                               [perceptual_distance(result.waveforms[k - 1], result.waveforms[k], ivm.sr)
+                                for k in range(1, 5)], rtol=1e-9)
     assert all(r["realism"] is None for r in result.rows)  # no discriminator
     assert result.stems == [f"step_{k:02d}" for k in range(5)] and result.hop_length == ivm.hop_length
 
 
+def _cv(result) -> float:
+    """Coefficient of variation of a series' ``distance_prev`` (its final, fully inverted steps)."""
+    return variation([row["distance_prev"] for row in result.rows[1:]])
+
+
 def test_equal_spacing_evens_out_a_bent_path(units):
     vm = _identity_vm(power=3.0)
-    (y_a, y_b, *_), sr = units
+    (*_, y_a, y_b), sr = units
     a, b = make_endpoint(vm, y_a, sr, "a"), make_endpoint(vm, y_b, sr, "b")
-    cv = lambda r: np.std(d := [row["distance_prev"] for row in r.rows[1:]]) / np.mean(d)  # noqa: E731
-    uniform, equal = morph_pair(vm, a, b, 6), morph_pair(vm, a, b, 6, spacing="equal")
-    assert cv(equal) < 0.05 < cv(uniform)
+    uniform, equal = morph_pair(vm, a, b, 6, tune_steps=0), morph_pair(vm, a, b, 6, spacing="equal", tune_steps=0)
+    assert _cv(equal) <= 0.2 < 0.3 < _cv(uniform)
     alphas = [r["alpha"] for r in equal.rows]
     assert alphas[0] == 0 and alphas[-1] == 1 and alphas != pytest.approx(np.linspace(0, 1, 6).tolist())
+    assert alphas == sorted(alphas)
+
+
+@pytest.fixture(scope="module")
+def real_pair(real_songs):
+    """Two zebra finch syllables of different types (samba's 4th, 104 ms; simple's 2nd, 237 ms) at 22.05 kHz."""
+    from gaia_audio.data.segment import detect_units
+    from gaia_audio.io import audio
+
+    picked = []
+    for path, k in ((real_songs[2], 3), (real_songs[3], 1)):
+        y, sr = audio.load(path, sr=22050)
+        onset, offset = detect_units(y, sr, threshold_db=-25.0, max_duration=0.3)[k]
+        picked.append(y[int(onset * sr):int(offset * sr)])
+    return picked
+
+
+def test_equal_spacing_evens_out_a_real_pair(real_pair):
+    """16 steps between two real syllables on a bent path: even in α they are not even to the ear."""
+    vm = _identity_vm(power=3.0)
+    a, b = (make_endpoint(vm, y, 22050, n) for y, n in zip(real_pair, "ab"))
+    uniform = morph_pair(vm, a, b, 16, tune_steps=0)
+    equal = morph_pair(vm, a, b, 16, spacing="equal", tune_steps=0)
+    assert _cv(equal) <= 0.2 and _cv(uniform) > 0.3
+
+
+def test_pghi_alone_measures_the_path_as_the_full_chain_does(real_pair):
+    """The dense pass inverts with PGHI only; the arc it measures matches the recipe's full chain."""
+    vm = _identity_vm(power=3.0)
+    vm.config.inversion.n_iter = 20
+    a, b = (make_endpoint(vm, y, 22050, n) for y, n in zip(real_pair, "ab"))
+    series, dense = _UnitSeries(vm, a, b, "lerp"), np.linspace(0, 1, 33)
+    tiles = series.decode(dense)
+    built = [series.spectrogram(tiles[k], float(dense[k])) for k in range(len(dense))]
+    arcs = []
+    for method in ("pghi", "pghi+fgla"):
+        waveforms = vm.invert_many([S for S, _ in built], [n for _, n in built], method=method)
+        arc = arc_length(previous_distances(waveforms, vm.sr)[1:])
+        arcs.append(arc / arc[-1])
+    assert np.abs(arcs[0] - arcs[1]).max() < 0.05
 
 
 def test_extrapolation_keeps_durations_linear(ivm, units):
     (y_a, y_b, *_), sr = units
     a, b = make_endpoint(ivm, y_a, sr, "a"), make_endpoint(ivm, y_b, sr, "b")
-    result = morph_pair(ivm, a, b, steps=7, alpha_range=(-0.25, 1.25), path="slerp")
+    result = morph_pair(ivm, a, b, steps=7, alpha_range=(-0.25, 1.25), path="slerp", tune_steps=0)
     alphas = np.array([r["alpha"] for r in result.rows])
     np.testing.assert_allclose(alphas, np.linspace(-0.25, 1.25, 7))
     np.testing.assert_allclose([len(y) for y in result.waveforms], len(y_a) + alphas * (len(y_b) - len(y_a)), atol=1)
@@ -217,7 +299,7 @@ def test_long_inputs_are_aligned_before_they_are_mixed(ivm):
     expected = _assemble(units, [(g + h) / 2 for g, h in zip(gaps_a, gaps_b)], sr)
     a, b = make_endpoint(ivm, song_a, sr, "a"), make_endpoint(ivm, song_b, sr, "b")
     assert max(a.n_frames, b.n_frames) > ivm.max_unit_frames
-    result = morph_pair(ivm, a, b, steps=3)
+    result = morph_pair(ivm, a, b, steps=3, tune_steps=0)
     assert any("aligned by DTW" in n for n in result.notes)
     assert result.rows[0]["fidelity_db"] < -10 and result.rows[-1]["fidelity_db"] < -10
     mid, target = result.spectrograms[1], ivm.spectrogram(expected).numpy()
@@ -228,7 +310,7 @@ def test_long_inputs_are_aligned_before_they_are_mixed(ivm):
                    + zoom(b.S.numpy(), (1, n / b.n_frames), order=1)[:, :n])
     corr = lambda x: np.corrcoef(x[:, :n].ravel(), target[:, :n].ravel())[0, 1]  # noqa: E731
     assert corr(mid) > 0.75 and corr(mid) > corr(naive) + 0.2
-    same = morph_pair(ivm, a, a, steps=3)  # a song morphed with itself stays itself
+    same = morph_pair(ivm, a, a, steps=3, tune_steps=0)  # a song morphed with itself stays itself
     assert max(r["distance_prev"] for r in same.rows[1:]) < 1e-6
 
 
@@ -242,10 +324,18 @@ def test_grid_and_barycentric_mix_codes_by_their_weights(ivm, units):
     np.testing.assert_allclose(grid.spectrograms[4], centre, atol=1e-5)
     assert [r["fidelity_db"] is not None for r in grid.rows] == [True, False, True, False, False, False,
                                                                  True, False, True]
-    assert grid.rows[0]["distance_prev"] is None and grid.rows[1]["distance_prev"] > 0
+    assert [r["distance_prev"] is None for r in grid.rows] == [True, False, False] * 3  # left neighbour
+    assert grid.rows[1]["distance_prev"] == pytest.approx(perceptual_distance(*grid.waveforms[:2], ivm.sr))
     bary = morph_barycentric(ivm, ends[:3], steps=3)
     assert len(bary.rows) == 6 and sum(r["fidelity_db"] is not None for r in bary.rows) == 3
     assert {"w0", "w1", "w2"} <= set(bary.rows[0])
+    assert bary.rows[0]["distance_prev"] is None and all(r["distance_prev"] > 0 for r in bary.rows[1:])
+    assert bary.rows[3]["distance_prev"] == pytest.approx(perceptual_distance(bary.waveforms[1], bary.waveforms[3],
+                                                                              ivm.sr))  # lattice neighbour
+    attr = morph_attribute(ivm, ends[0], np.full(ivm.n_freq * ivm.n_frames, 0.05, np.float32), "up",
+                           extent=(-1.0, 1.0), steps=3)
+    assert attr.rows[0]["distance_prev"] is None
+    assert attr.rows[2]["distance_prev"] == pytest.approx(perceptual_distance(*attr.waveforms[1:], ivm.sr))
     with pytest.raises(DataError, match="3 or more"):
         morph_barycentric(ivm, ends[:2], steps=3)
     with pytest.raises(DataError, match="exactly 4"):

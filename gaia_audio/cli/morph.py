@@ -13,21 +13,24 @@ import click
 from gaia_audio.cli.options import export_options, one_line_errors
 
 
-def _run_export(kind: str, make_results, opts: dict, inputs: list[str]) -> None:
+def _run_export(kind: str, make_results, opts: dict, inputs: list[str], read: tuple = ()) -> None:
     """Load the model, build the continua with ``make_results(vm)``, print their notes, export them.
 
+    ``inputs`` (the sounds) and ``read`` (other files read, such as a pairs table) are never inside
+    the output folder, which is checked before any slow work (``export.check_output``).
+
     continuum.png is drawn by a worker process started before torch is imported here, so that
-    matplotlib's import runs beside torch's (figures.Worker); the callers import nothing heavy first.
+    matplotlib's import runs beside torch's (io.worker.Worker); the callers import nothing heavy first.
     """
     import contextlib
 
-    from gaia_audio.io.figures import Worker
+    from gaia_audio.io.worker import Worker
 
     with contextlib.nullcontext() if opts["no_plot"] else Worker() as worker:
-        _export_with(kind, make_results, opts, inputs, worker)
+        _export_with(kind, make_results, opts, inputs, worker, read)
 
 
-def _export_with(kind: str, make_results, opts: dict, inputs: list[str], worker) -> None:
+def _export_with(kind: str, make_results, opts: dict, inputs: list[str], worker, read: tuple = ()) -> None:
     """``_run_export``'s work, drawing continuum.png with ``worker`` (None: no figure)."""
     import torch
 
@@ -36,28 +39,32 @@ def _export_with(kind: str, make_results, opts: dict, inputs: list[str], worker)
     from gaia_audio.morph import export as continuum
     from gaia_audio.morph.model import load_model
 
-    continuum.check_output(opts["out_dir"], opts["overwrite"])
+    protected = [*inputs, *read, opts["model_path"]]
+    continuum.check_output(opts["out_dir"], opts["overwrite"], protected)
+    settings = continuum.ExportSettings(sr=opts["sr"], subtype=opts["subtype"], loudness=opts["loudness"],
+                                        level=opts["level"], ramp_ms=opts["ramp_ms"],
+                                        silence_before_ms=opts["silence_ms"][0], silence_after_ms=opts["silence_ms"][1])
     torch.manual_seed(opts["seed"])
     vm = load_model(opts["model_path"], device=opts["device"])
+    settings.check_band(getattr(vm.frontend, "fmax", None), vm.path)  # before any slow work
     results = make_results(vm)
     notes = list(dict.fromkeys(n for r in results for n in r.notes))
     for note in notes:
         click.echo(f"note: {note}", err=True)
-    settings = continuum.ExportSettings(sr=opts["sr"], subtype=opts["subtype"], loudness=opts["loudness"],
-                                        level=opts["level"], ramp_ms=opts["ramp_ms"],
-                                        silence_before_ms=opts["silence_ms"][0], silence_after_ms=opts["silence_ms"][1])
     provenance = {
         "kind": kind, "command": _full_command(), "argv": sys.argv, "seed": opts["seed"],
         "model": {"path": str(vm.path), "sha256": vm.checksum(), "kind": vm.kind, "extra": vm.extra},
         "recipe": to_dict(vm.config),
         "morph": {"steps": opts["steps"], "alpha_range": list(opts["alpha_range"]), "path": opts["path_kind"],
                   "spacing": opts["spacing"]},
+        "tuning": {r.name: r.tuning for r in results if getattr(r, "tuning", None)},
         "inputs": [{"path": str(p), "sha256": file_sha256(p)} for p in inputs],
         "notes": notes,
     }
     out = continuum.export(results, opts["out_dir"], settings, provenance, opts["overwrite"], worker is not None,
-                           on_note=lambda note: click.echo(f"note: {note}", err=True), worker=worker)
-    n_files = sum(len(r.waveforms) for r in results)
+                           on_note=lambda note: click.echo(f"note: {note}", err=True), worker=worker,
+                           inputs=protected)
+    n_files = sum(len(r.rows) for r in results)
     click.echo(f"{n_files} sounds written to {out} (manifest.csv, provenance.json"
                f"{'' if opts['no_plot'] else ', continuum.png'}, index.html to listen)")
 
@@ -88,8 +95,8 @@ def _load_endpoint(vm, path, channel):
     y, sr = audio.load(path, mono=False)
     try:
         return make_endpoint(vm, y, sr, Path(path).stem, channel)
-    except AudioError as err:  # it names the input as rows and notes do (its stem); say which file, too
-        raise AudioError(str(err), path) from None
+    except AudioError as err:  # it names the input as rows and notes do (its stem); an error names the file
+        raise AudioError(err.problem, path) from None
 
 
 def _attribute_maker(path: str, opts: dict):
@@ -142,7 +149,7 @@ def morph(inputs, **opts):
         ends = [_load_endpoint(vm, p, opts["channel"]) for p in inputs]
         if len(ends) == 2:
             return [morph_pair(vm, ends[0], ends[1], opts["steps"], opts["alpha_range"], opts["path_kind"],
-                               opts["spacing"])]
+                               opts["spacing"], tune_steps=opts["tune_steps"])]
         return [morph_barycentric(vm, ends, opts["steps"])]
 
     _run_export("pair" if len(inputs) == 2 else "barycentric", make, opts, list(inputs))
@@ -176,8 +183,10 @@ def continuum(pairs, grid, **opts):
             return [morph_grid(vm, [_load_endpoint(vm, p, opts["channel"]) for p in grid], opts["steps"])]
     else:
         from gaia_audio.io.manifest import read_pairs
+        from gaia_audio.morph.output_folder import check_names
 
         table = read_pairs(pairs)
+        check_names([row["name"] for row in table], pairs)
         inputs = list(dict.fromkeys(p for row in table for p in (row["a"], row["b"])))
 
         def make(vm):
@@ -185,6 +194,7 @@ def continuum(pairs, grid, **opts):
 
             ends = {p: _load_endpoint(vm, p, opts["channel"]) for p in inputs}
             return [morph_pair(vm, ends[row["a"]], ends[row["b"]], opts["steps"], opts["alpha_range"],
-                               opts["path_kind"], opts["spacing"], row["name"]) for row in table]
+                               opts["path_kind"], opts["spacing"], row["name"], tune_steps=opts["tune_steps"])
+                    for row in table]
 
-    _run_export("grid" if grid else "pairs", make, opts, inputs)
+    _run_export("grid" if grid else "pairs", make, opts, inputs, () if grid else (pairs,))

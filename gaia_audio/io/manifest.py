@@ -18,7 +18,7 @@ from gaia_audio.io.files import atomic_write, read_text, write_csv
 MANIFEST_COLUMNS = ("path", "source", "onset", "offset", "sr", "duration", "label")
 #: Columns of a continuum's manifest.csv, in order (those no row uses are left out; weight columns w0… follow v).
 CONTINUUM_COLUMNS = ("file", "pair", "step", "alpha", "u", "v", "duration_s", "file_duration_s", "level_db",
-           "loudness_lufs", "realism", "distance_prev", "fidelity_db")
+           "loudness_lufs", "realism", "distance_prev", "fidelity_db", "fidelity_untuned_db")
 
 
 def write_manifest(rows: list[dict], path: str | os.PathLike) -> Path:

@@ -2,8 +2,11 @@
 
 A continuum walks a path between two codes: ``lerp`` (the straight line GAIA is trained on) or
 ``slerp`` (the great circle), with α beyond [0, 1] extrapolating. Steps sit at evenly spaced α
-(``uniform``), or at equal arc length along the decoded path (``equal``). Grids and barycentric
-morphs mix several codes with bilinear or simplex-lattice weights.
+(``uniform``), or at equal arc length along the decoded path (``equal``), the arc measured by
+whatever distance the caller gives between consecutive points; the series use the perceptual
+distance of the decoded waveforms (:mod:`gaia_audio.morph.perceptual`: mel log-spectral distance in
+dB, level and time normalised) and re-space by the inverse of its cumulative sum, as DiffMorpher
+does. Grids and barycentric morphs mix several codes with bilinear or simplex-lattice weights.
 """
 from __future__ import annotations
 
@@ -19,8 +22,9 @@ PATHS = ("lerp", "slerp")
 SPACINGS = ("uniform", "equal")
 #: Points decoded along the path to measure its arc length for ``equal`` spacing.
 N_DENSE = 64
-
-
+#: ``equal`` spacing re-spaces once more (:func:`corrected_alphas`) when the steps' own distances
+#: vary more than this (coefficient of variation).
+EVEN_CV = 0.1
 
 
 def step_alphas(steps: int, alpha_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
@@ -74,33 +78,78 @@ def interpolate(z_a: torch.Tensor, z_b: torch.Tensor, alpha: np.ndarray, path: s
     return (1 - a) * z_a + a * z_b
 
 
-def step_distances(tiles: torch.Tensor) -> np.ndarray:
-    """RMS difference between each decoded step and the one before it (NaN for the first).
+def arc_length(distances: np.ndarray) -> np.ndarray:
+    """Cumulative length of a path from the distances between its consecutive points.
 
     Args:
-        tiles: (S, ...) decoded steps of equal shape, in [0, 1].
+        distances: (M - 1,) non-negative distances between points 0-1, 1-2, ...
     Returns:
-        (S,) float64.
+        (M,) float64, starting at 0.
     """
-    flat = tiles.reshape(tiles.shape[0], -1).double()
-    d = (flat[1:] - flat[:-1]).pow(2).mean(dim=1).sqrt().cpu().numpy()
-    return np.concatenate([[np.nan], d])
+    return np.concatenate([[0.0], np.cumsum(np.asarray(distances, dtype=np.float64))])
 
 
-def equal_arc_alphas(tiles: torch.Tensor, alphas: np.ndarray, steps: int) -> np.ndarray:
-    """Re-parameterise a densely decoded path so ``steps`` points sit at equal arc length.
+def equal_arc_alphas(distances: np.ndarray, alphas: np.ndarray, steps: int) -> np.ndarray:
+    """Re-space a densely measured path so ``steps`` points sit at equal arc length (DiffMorpher).
+
+    The arc length is the cumulative distance between consecutive decoded points; the new
+    positions invert it, linearly between the measured points.
 
     Args:
-        tiles: (M, ...) steps decoded at ``alphas`` (M >= 2, in path order).
-        alphas: (M,) increasing or decreasing positions they were decoded at.
+        distances: (M - 1,) distances between the points decoded at consecutive ``alphas``.
+        alphas: (M,) increasing or decreasing positions (M >= 2, in path order).
         steps: how many positions to return.
     Returns:
         (steps,) positions, the first and last equal to ``alphas[0]`` and ``alphas[-1]``.
     """
-    arc = np.concatenate([[0.0], np.cumsum(step_distances(tiles)[1:])])
+    arc = arc_length(distances)
     if arc[-1] <= 0:  # a path that does not move: nothing to equalise
         return np.linspace(alphas[0], alphas[-1], steps)
-    return np.interp(np.linspace(0.0, arc[-1], steps), arc, alphas)
+    out = np.interp(np.linspace(0.0, arc[-1], steps), arc, alphas)
+    out[0], out[-1] = alphas[0], alphas[-1]
+    return out
+
+
+def corrected_alphas(distances: np.ndarray, alphas: np.ndarray, knots: np.ndarray, measured: np.ndarray,
+                     steps: int) -> np.ndarray:
+    """Re-space once more after measuring the steps themselves.
+
+    A path's arc length summed over many small steps need not equal the distance between two
+    steps further apart (the measure is not additive). This keeps the dense arc's shape inside each
+    interval between ``knots`` but scales the interval to the distance ``measured`` directly
+    between its ends, and re-spaces on that corrected arc.
+
+    Args:
+        distances: (M - 1,) dense distances, as for :func:`equal_arc_alphas`.
+        alphas: (M,) the dense positions.
+        knots: (K,) positions of the steps measured, in path order, from ``alphas[0]`` to ``alphas[-1]``.
+        measured: (K - 1,) distances between consecutive knots' sounds.
+        steps: how many positions to return.
+    Returns:
+        (steps,) positions, first and last as ``alphas``.
+    """
+    alphas, knots = np.asarray(alphas, np.float64), np.asarray(knots, np.float64)
+    span = alphas[-1] - alphas[0]
+    t, t_knots = (alphas - alphas[0]) / span, (knots - alphas[0]) / span        # increasing, in [0, 1]
+    grid = np.union1d(t, t_knots)
+    arc = np.interp(grid, t, arc_length(distances))
+    arc_knots = np.interp(t_knots, t, arc_length(distances))
+    target = arc_length(measured)
+    corrected = np.empty_like(arc)
+    for k in range(len(knots) - 1):
+        inside = (grid >= t_knots[k]) & (grid <= t_knots[k + 1])
+        if arc_knots[k + 1] > arc_knots[k]:
+            frac = (arc[inside] - arc_knots[k]) / (arc_knots[k + 1] - arc_knots[k])
+        else:  # the dense pass saw no motion here: spread the measured distance evenly in α
+            frac = (grid[inside] - t_knots[k]) / max(t_knots[k + 1] - t_knots[k], 1e-12)
+        corrected[inside] = target[k] + frac * measured[k]
+    return equal_arc_alphas(np.diff(corrected), alphas[0] + grid * span, steps)
+
+
+def variation(distances: np.ndarray) -> float:
+    """Coefficient of variation (std / mean) of step distances; 0 for a path that does not move."""
+    d = np.asarray(distances, dtype=np.float64)
+    return float(d.std() / d.mean()) if d.mean() > 0 else 0.0
 
 
 def grid_weights(steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -141,3 +190,23 @@ def barycentric_weights(n_endpoints: int, steps: int, max_points: int = 5000) ->
         edges = (-1, *bars, n + n_endpoints - 1)
         points.append([edges[k + 1] - edges[k] - 1 for k in range(n_endpoints)])
     return np.asarray(points, dtype=np.float64) / n
+
+
+def lattice_previous(weights: np.ndarray) -> list[int | None]:
+    """Per lattice point, the latest earlier point one lattice step away (None for the first).
+
+    One lattice step moves one share of weight (the smallest non-zero difference between two
+    points) from one endpoint to another: what ``distance_prev`` of a barycentric morph compares.
+
+    Args:
+        weights: (M, N) lattice points in order, as from :func:`barycentric_weights`.
+    Returns:
+        M indices (or None).
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    step = 2 * w[w > 1e-12].min()  # L1 length of one lattice step: one share moved
+    previous: list[int | None] = []
+    for k in range(len(w)):
+        near = np.flatnonzero(np.isclose(np.abs(w[:k] - w[k]).sum(axis=1), step))
+        previous.append(int(near[-1]) if len(near) else None)
+    return previous

@@ -12,12 +12,19 @@ to the other's. Longer inputs are aligned by DTW between their spectrograms (see
 interpolated, decoded and overlap-added on a time axis that is itself interpolated between the
 two warps.
 
-Spacing: ``uniform`` steps are evenly spaced in α; ``equal`` steps are evenly spaced in arc length
-along the decoded path, so consecutive steps differ by the same amount (RMS difference of decoded
-tiles, the ``distance_prev`` column of the manifest); see :mod:`gaia_audio.morph.paths`.
+Spacing: ``uniform`` steps are evenly spaced in α; ``equal`` steps sit at equal perceptual
+distances along the decoded path, so consecutive steps sound equally far apart. The distance is
+:func:`gaia_audio.morph.perceptual.perceptual_distance` of the waveforms (mel log-spectral distance
+in dB, each sound relative to its own loudest bin, frames compared on normalised time): the path is
+decoded at ``N_DENSE`` points, untiled to each point's duration and inverted (PGHI alone, the chain
+without its FGLA refinement), and steps are placed by the inverse of the cumulative distance
+(DiffMorpher); where the steps' own distances still vary by more than ``EVEN_CV`` the arc is
+corrected by them and re-spaced once more (:mod:`gaia_audio.morph.paths`). The manifest's
+``distance_prev`` is the same distance, on the final waveforms, for every kind of morph.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,16 +35,22 @@ from gaia_audio.io import audio
 from gaia_audio.morph.align import aligned_windows, dtw_path, overlap_add
 from gaia_audio.morph.model import Endpoint, VocalModel, make_endpoint
 from gaia_audio.morph.paths import (
+    EVEN_CV,
     N_DENSE,
     SPACINGS,
     barycentric_weights,
+    corrected_alphas,
     equal_arc_alphas,
     grid_weights,
     interpolate,
+    lattice_previous,
     step_alphas,
-    step_distances,
+    variation,
 )
-from gaia_audio.spectral.metrics import spectral_convergence_db
+from gaia_audio.morph.perceptual import frame_distance, perceptual_frames
+from gaia_audio.morph.stream import STREAM_CHUNK, LazySteps, StepStream
+from gaia_audio.morph.tune import TuneSettings, endpoint_fidelity, settings_for, tune_series
+from gaia_audio.spectral.metrics import fidelity_db
 
 
 @dataclass
@@ -57,6 +70,12 @@ class MorphResult:
         freq_range: (fmin, fmax) in Hz that the spectrogram rows span (for plot axes).
         originals: the input sounds the series starts from, by name: (n,) float32 mono at ``sr``
             (what the model heard; the listening page plays them beside the steps).
+        tuning: the per-pair decoder tuning's settings and report (None: untuned), for provenance.
+        recordings: a pair's two inputs as (name, (n_freq, T) spectrogram of the recording), first
+            and last: continuum.png shows them at the ends of the strip, beside the steps.
+        stream: for a series longer than ``STREAM_CHUNK`` steps, what makes them a chunk at a
+            time (:mod:`gaia_audio.morph.stream`); its waveforms, spectrograms and rows are then
+            made when first read. None: a series made at once.
     """
 
     waveforms: list[np.ndarray]
@@ -69,11 +88,24 @@ class MorphResult:
     hop_length: int | None = None
     freq_range: tuple[float, float] | None = None
     originals: dict[str, np.ndarray] = field(default_factory=dict)
+    stream: StepStream | None = field(default=None, repr=False, compare=False)
+    tuning: dict | None = None
+    recordings: list[tuple[str, np.ndarray]] = field(default_factory=list)
 
     def __post_init__(self):
         if self.stems is None:
             width = max(2, len(str(len(self.waveforms) - 1)))
             self.stems = [f"step_{k:0{width}d}" for k in range(len(self.waveforms))]
+
+    def chunks(self) -> Iterator[tuple[list[np.ndarray], list[np.ndarray]]]:
+        """(waveforms, spectrograms) of up to ``STREAM_CHUNK`` steps at a time, in order; a streamed
+        series makes them now and keeps none (how the export writes 10 000 steps)."""
+        if self.stream is not None:
+            yield from self.stream.chunks()
+            return
+        for start in range(0, len(self.waveforms), STREAM_CHUNK):
+            yield (list(self.waveforms[start:start + STREAM_CHUNK]),
+                   list(self.spectrograms[start:start + STREAM_CHUNK]))
 
 
 # ---- endpoints and series -------------------------------------------------------------------
@@ -84,7 +116,16 @@ class _UnitSeries:
 
     def __init__(self, vm: VocalModel, a: Endpoint, b: Endpoint, path: str):
         self.vm, self.a, self.b, self.path = vm, a, b, path
-        self.z = vm.encode_tiles(torch.stack([vm.to_tile(a.S), vm.to_tile(b.S)]))  # (2, D)
+        self.x = torch.stack([vm.to_tile(a.S), vm.to_tile(b.S)])   # (2, 1, n_freq, n_frames)
+        self.z = vm.encode_tiles(self.x)                            # (2, D)
+
+    def pivots(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The endpoints' codes (1, D) each and tiles (1, 1, n_freq, n_frames) each, for tuning."""
+        return self.z[:1], self.z[1:], self.x[:1], self.x[1:]
+
+    def retune(self, vm: VocalModel, z_a: torch.Tensor, z_b: torch.Tensor) -> None:
+        """Decode from now on with ``vm`` (a tuned decoder) at pivots ``z_a``, ``z_b`` (1, D)."""
+        self.vm, self.z = vm, torch.cat([z_a, z_b])
 
     def decode(self, alphas: np.ndarray) -> torch.Tensor:
         """(S, 1, n_freq, n_frames) decoded tiles at positions ``alphas``."""
@@ -106,6 +147,15 @@ class _AlignedSeries:
         tiles_a = torch.stack([vm.to_tile(a.S[:, i0:i1]) for i0, i1, _, _ in self.windows])
         tiles_b = torch.stack([vm.to_tile(b.S[:, j0:j1]) for _, _, j0, j1 in self.windows])
         self.z_a, self.z_b = vm.encode_tiles(tiles_a), vm.encode_tiles(tiles_b)  # (W, D) each
+        self.x_a, self.x_b = tiles_a, tiles_b                                    # (W, 1, n_freq, n_frames)
+
+    def pivots(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The aligned windows' codes (W, D) and tiles (W, 1, n_freq, n_frames) of each endpoint."""
+        return self.z_a, self.z_b, self.x_a, self.x_b
+
+    def retune(self, vm: VocalModel, z_a: torch.Tensor, z_b: torch.Tensor) -> None:
+        """Decode from now on with ``vm`` (a tuned decoder) at pivots ``z_a``, ``z_b`` (W, D)."""
+        self.vm, self.z_a, self.z_b = vm, z_a, z_b
 
     def decode(self, alphas: np.ndarray) -> torch.Tensor:
         """(S, W, 1, n_freq, n_frames) decoded window tiles at positions ``alphas``."""
@@ -131,33 +181,113 @@ def _lerp_length(n_a: int, n_b: int, alpha: float) -> int:
     return max(1, int(round(n_a + alpha * (n_b - n_a))))
 
 
+def _equal_alphas(vm: VocalModel, series: _UnitSeries | _AlignedSeries, alphas: np.ndarray, n_dense: int) -> np.ndarray:
+    """Positions of ``len(alphas)`` steps at equal perceptual distances along the decoded path.
+
+    Args:
+        vm: the model.
+        series: the pair's series (decodes and untiles at any α).
+        alphas: (S,) uniform positions; the first and last are kept.
+        n_dense: points decoded to measure the path.
+    Returns:
+        (S,) positions.
+    """
+    def measure(at: np.ndarray) -> np.ndarray:  # (len(at) - 1,) distances of PGHI-only waveforms
+        distances, last = [], None
+        for start in range(0, len(at), STREAM_CHUNK):  # a chunk at a time: long series stay small
+            chunk = at[start:start + STREAM_CHUNK]
+            tiles = series.decode(chunk)
+            built = [series.spectrogram(tile, float(alpha)) for tile, alpha in zip(tiles, chunk)]
+            frames = perceptual_frames(vm.invert_many([S for S, _ in built], [n for _, n in built], method="pghi"),
+                                       vm.sr)
+            distances += [frame_distance(p, f) for p, f in zip([last, *frames[:-1]], frames) if p is not None]
+            last = frames[-1]
+        return np.asarray(distances)
+
+    steps = len(alphas)
+    dense = np.linspace(alphas[0], alphas[-1], n_dense)  # finer steps are placed between its points
+    d_dense = measure(dense)
+    alphas = equal_arc_alphas(d_dense, dense, steps)
+    measured = measure(alphas)
+    if variation(measured) > EVEN_CV:  # still uneven: correct the arc by the steps' own distances
+        again = corrected_alphas(d_dense, dense, alphas, measured, steps)
+        if variation(measure(again)) < variation(measured):
+            alphas = again
+    return alphas
+
+
 def finish(vm: VocalModel, tiles: torch.Tensor, spectrograms: list[np.ndarray], lengths: list[int],
            rows: list[dict], targets: dict[int, Endpoint], name: str, notes: list[str],
-           endpoints: list[Endpoint]) -> MorphResult:
-    """Invert each step and fill in the manifest columns every kind of morph shares."""
-    n_steps = tiles.shape[0]
-    realism = vm.realism(tiles.reshape(-1, *tiles.shape[-3:]))
-    realism = None if realism is None else realism.reshape(n_steps, -1).mean(axis=1)
-    waveforms = vm.invert_many(spectrograms, lengths)
-    for k, row in enumerate(rows):
-        row["pair"] = name
-        row["duration_s"] = len(waveforms[k]) / vm.sr
-        row["level_db"] = float(audio.rms_db(waveforms[k]))
-        row["realism"] = float(realism[k]) if realism is not None else None
-        row.setdefault("distance_prev", None)
-        fidelity = None
-        if k in targets:
-            fidelity = spectral_convergence_db(vm.magnitude(targets[k].S.cpu().numpy()), vm.magnitude(spectrograms[k]))
-        row["fidelity_db"] = fidelity
-    return MorphResult(waveforms, vm.sr, rows, spectrograms, notes, name, hop_length=vm.hop_length,
-                       freq_range=vm.freq_range, originals={e.name: e.y for e in endpoints})
+           endpoints: list[Endpoint], previous: list[int | None] | None = None) -> MorphResult:
+    """Invert each step and fill in the manifest columns every kind of morph shares.
+
+    ``distance_prev`` is the perceptual distance of each step's waveform to that of step
+    ``previous[k]`` (default: the step before; None: no distance). See :func:`finish_chunks`.
+    """
+    return finish_chunks(vm, lambda ks: (tiles[ks], spectrograms[ks], lengths[ks]), rows, targets, name, notes,
+                         endpoints, previous)
+
+
+def finish_chunks(vm: VocalModel, build: Callable[[slice], tuple[torch.Tensor, list[np.ndarray], list[int]]],
+                  rows: list[dict], targets: dict[int, Endpoint], name: str, notes: list[str],
+                  endpoints: list[Endpoint], previous: list[int | None] | None = None) -> MorphResult:
+    """:func:`finish` for steps made ``STREAM_CHUNK`` at a time: a longer series is streamed.
+
+    Args:
+        vm: the model.
+        build: ``build(ks)`` gives the steps in slice ``ks``: (tiles (n, ..., 1, n_freq, n_frames),
+            spectrograms [(n_freq, T_k)], lengths [samples]).
+        rows, targets, name, notes, endpoints, previous: as for :func:`finish`; ``previous[k]``
+            must be an earlier step (or None).
+    Returns:
+        A series made at once (up to ``STREAM_CHUNK`` steps), or a streamed one
+        (:mod:`gaia_audio.morph.stream`) whose steps and rows are made when read.
+    """
+    n_steps = len(rows)
+    previous = [None, *range(n_steps - 1)] if previous is None else list(previous)
+    last_use = {p: k for k, p in enumerate(previous) if p is not None}  # frames kept until their last comparison
+
+    @torch.no_grad()
+    def make() -> Iterator[tuple[list[np.ndarray], list[np.ndarray]]]:
+        kept: dict[int, np.ndarray] = {}  # perceptual frames of steps a later chunk compares with
+        for start in range(0, n_steps, STREAM_CHUNK):
+            ks = slice(start, min(start + STREAM_CHUNK, n_steps))
+            tiles, spectrograms, lengths = build(ks)
+            realism = vm.realism(tiles.reshape(-1, *tiles.shape[-3:]))
+            realism = None if realism is None else realism.reshape(len(spectrograms), -1).mean(axis=1)
+            waveforms = vm.invert_many(spectrograms, lengths)
+            kept.update(zip(range(ks.start, ks.stop), perceptual_frames(waveforms, vm.sr)))
+            for i, k in enumerate(range(ks.start, ks.stop)):
+                row, p = rows[k], previous[k]
+                distance = np.nan if p is None else frame_distance(kept[p], kept[k])
+                row["pair"] = name
+                row["duration_s"] = len(waveforms[i]) / vm.sr
+                row["level_db"] = float(audio.rms_db(waveforms[i]))
+                row["realism"] = float(realism[i]) if realism is not None else None
+                row["distance_prev"] = None if np.isnan(distance) else float(distance)
+                # the step's sound against the recording (level invariant, time-normalised, in band)
+                row["fidelity_db"] = fidelity_db(vm.frontend, targets[k].y, waveforms[i]) if k in targets else None
+            kept = {k: frames for k, frames in kept.items() if last_use.get(k, -1) >= ks.stop}
+            yield waveforms, spectrograms
+
+    stream = StepStream(make, rows)
+    common = dict(notes=notes, name=name, hop_length=vm.hop_length, freq_range=vm.freq_range,
+                  originals={e.name: e.y for e in endpoints})
+    if n_steps <= STREAM_CHUNK:
+        waveforms, spectrograms = stream.materialize()
+        return MorphResult(waveforms, vm.sr, rows, spectrograms, **common)
+    return MorphResult(LazySteps(stream, "waveforms"), vm.sr, LazySteps(stream, "rows"),
+                       LazySteps(stream, "spectrograms"), stream=stream, **common)
 
 
 @torch.no_grad()
 def morph_pair(vm: VocalModel, a: Endpoint, b: Endpoint, steps: int = 16,
                alpha_range: tuple[float, float] = (0.0, 1.0), path: str = "lerp", spacing: str = "uniform",
-               name: str | None = None) -> MorphResult:
+               name: str | None = None, tune_steps: int | None = None, tune: TuneSettings | None = None) -> MorphResult:
     """A continuum of ``steps`` sounds from ``a`` (α = 0) to ``b`` (α = 1).
+
+    Unless ``tune_steps`` is 0, a copy of the decoder is first tuned to the pair
+    (:mod:`gaia_audio.morph.tune`), so that the ends are the recordings; the model is not changed.
 
     Args:
         vm: the model.
@@ -165,11 +295,14 @@ def morph_pair(vm: VocalModel, a: Endpoint, b: Endpoint, steps: int = 16,
         steps: sounds in the series, both ends of ``alpha_range`` included.
         alpha_range: first and last α; beyond [0, 1] extrapolates.
         path: "lerp" or "slerp".
-        spacing: "uniform" in α, or "equal" arc length along the decoded path.
+        spacing: "uniform" in α, or "equal" perceptual distances between consecutive steps.
         name: the pair's name in the manifest (default "a_to_b" from the endpoints' names).
+        tune_steps: decoder tuning steps (None: ``tune``'s, by default ``tune.DEFAULT_TUNE_STEPS``; 0: none).
+        tune: all tuning settings (``tune.TuneSettings``).
     Returns:
         The waveforms and their manifest rows (alpha, duration, level, realism, distance to the
-        previous step, and fidelity to the original for steps at α = 0 or 1).
+        previous step, and fidelity to the original for steps at α = 0 or 1, before tuning too);
+        ``result.tuning`` records the tuning (None without).
     """
     if spacing not in SPACINGS:
         raise DataError(f"unknown spacing '{spacing}' (use {' or '.join(SPACINGS)})")
@@ -177,21 +310,30 @@ def morph_pair(vm: VocalModel, a: Endpoint, b: Endpoint, steps: int = 16,
     interpolate(torch.zeros(1), torch.zeros(1), alphas[:1], path)  # checks the path name early
     short = max(a.n_frames, b.n_frames) <= vm.max_unit_frames
     series = (_UnitSeries if short else _AlignedSeries)(vm, a, b, path)
+    settings, tuning = settings_for(tune, tune_steps), None
+    if settings.steps > 0:
+        untuned = endpoint_fidelity(vm, series, {0.0: a, 1.0: b})
+        vm, tuning = tune_series(vm, series, settings)
     if spacing == "equal":
-        dense = np.linspace(alphas[0], alphas[-1], max(N_DENSE if short else N_DENSE // 2, steps))
-        alphas = equal_arc_alphas(series.decode(dense), dense, steps)
-    tiles = series.decode(alphas)
-    built = [series.spectrogram(tiles[k], float(alphas[k])) for k in range(steps)]
-    distances = step_distances(tiles)
-    rows = [{"step": k, "alpha": float(alphas[k]), "distance_prev": None if k == 0 else float(distances[k])}
-            for k in range(steps)]
+        alphas = _equal_alphas(vm, series, alphas, N_DENSE if short else N_DENSE // 2)
+    rows = [{"step": k, "alpha": float(alphas[k])} for k in range(steps)]
     targets = {k: a for k in range(steps) if abs(alphas[k]) < 1e-9}
     targets.update({k: b for k in range(steps) if abs(alphas[k] - 1) < 1e-9})
+    for k in targets:
+        rows[k]["fidelity_untuned_db"] = untuned[0.0 if targets[k] is a else 1.0] if tuning else None
     notes = list(dict.fromkeys(a.notes + b.notes + ([] if short else [
         f"{a.name}, {b.name}: longer than one unit ({vm.max_unit_frames * vm.hop_length / vm.sr:.2f} s): "
         f"aligned by DTW, {len(series.windows)} windows overlap-added"])))
-    return finish(vm, tiles, [s for s, _ in built], [n for _, n in built], rows, targets,
-                  name or f"{a.name}_to_{b.name}", notes, [a, b])
+
+    def build(ks: slice):  # the steps in ks, decoded and untiled to their durations (a chunk at a time)
+        tiles = series.decode(alphas[ks])
+        built = [series.spectrogram(tile, float(alpha)) for tile, alpha in zip(tiles, alphas[ks])]
+        return tiles, [S for S, _ in built], [n for _, n in built]
+
+    result = finish_chunks(vm, build, rows, targets, name or f"{a.name}_to_{b.name}", notes, [a, b])
+    result.tuning = tuning
+    result.recordings = [(e.name, e.S.cpu().numpy()) for e in (a, b)]
+    return result
 
 
 @torch.no_grad()
@@ -205,7 +347,8 @@ def morph_weights(vm: VocalModel, endpoints: list[Endpoint], weights: np.ndarray
         weights: (M, N) mixing weights, each row summing to 1.
         columns: per sound, the manifest columns that place it (e.g. {"u": .., "v": ..}).
         name: the manifest's ``pair`` value.
-        previous: per sound, the index of the sound its ``distance_prev`` is measured from.
+        previous: per sound, the index of the sound its ``distance_prev`` is measured from
+            (None in the list: no distance); default: the sound before.
     Returns:
         The waveforms and manifest rows; rows with a weight of 1 carry their endpoint's fidelity.
     """
@@ -218,15 +361,10 @@ def morph_weights(vm: VocalModel, endpoints: list[Endpoint], weights: np.ndarray
     tiles = vm.decode_codes(w @ z)                                          # (M, 1, H, W)
     lengths = [max(1, int(round(float(np.dot(wk, [len(e.y) for e in endpoints]))))) for wk in weights]
     spectrograms = [vm.from_tile(tiles[k], vm.frames_for(n)) for k, n in enumerate(lengths)]
-    flat = tiles.reshape(tiles.shape[0], -1).double()
-    rows = []
-    for k, extra in enumerate(columns):
-        prev = previous[k] if previous else None
-        dist = None if prev is None else float((flat[k] - flat[prev]).pow(2).mean().sqrt())
-        rows.append({"step": k, **extra, "distance_prev": dist})
+    rows = [{"step": k, **extra} for k, extra in enumerate(columns)]
     targets = {k: endpoints[int(np.argmax(wk))] for k, wk in enumerate(weights) if np.isclose(wk.max(), 1.0)}
     notes = list(dict.fromkeys(n for e in endpoints for n in e.notes))
-    return finish(vm, tiles, spectrograms, lengths, rows, targets, name, notes, endpoints)
+    return finish(vm, tiles, spectrograms, lengths, rows, targets, name, notes, endpoints, previous)
 
 
 def morph_grid(vm: VocalModel, corners: list[Endpoint], steps: int, name: str = "grid") -> MorphResult:
@@ -250,19 +388,22 @@ def morph_barycentric(vm: VocalModel, endpoints: list[Endpoint], steps: int, nam
     """Every point of the simplex lattice between three or more units (``steps`` per edge).
 
     Returns:
-        The lattice's sounds; columns w0 … w{N-1} hold each endpoint's weight.
+        The lattice's sounds; columns w0 … w{N-1} hold each endpoint's weight; ``distance_prev``
+        is to the latest earlier lattice neighbour (one share of weight moved).
     """
     if len(endpoints) < 3:
         raise DataError(f"a barycentric morph needs 3 or more endpoints, got {len(endpoints)}")
     weights = barycentric_weights(len(endpoints), steps)
     columns = [{f"w{i}": float(w) for i, w in enumerate(wk)} for wk in weights]
-    return morph_weights(vm, endpoints, weights, columns, name)
+    return morph_weights(vm, endpoints, weights, columns, name, lattice_previous(weights))
 
 
 def continuum(vm: VocalModel, y_a: np.ndarray, y_b: np.ndarray, sr: int, steps: int = 16,
               alpha_range: tuple[float, float] = (0.0, 1.0), path: str = "lerp", spacing: str = "uniform",
-              names: tuple[str, str] = ("a", "b")) -> MorphResult:
-    """A continuum of ``steps`` sounds from ``y_a`` to ``y_b``, endpoints resynthesized too.
+              names: tuple[str, str] = ("a", "b"), tune_steps: int | None = None,
+              tune: TuneSettings | None = None) -> MorphResult:
+    """A continuum of ``steps`` sounds from ``y_a`` to ``y_b``, endpoints resynthesized too
+    (by a copy of the decoder tuned to the pair unless ``tune_steps`` is 0: see :func:`morph_pair`).
 
     Args:
         vm: the model (``gaia_audio.load_model``).
@@ -271,14 +412,15 @@ def continuum(vm: VocalModel, y_a: np.ndarray, y_b: np.ndarray, sr: int, steps: 
         steps: sounds in the series.
         alpha_range: first and last α (0 = a, 1 = b); beyond [0, 1] extrapolates.
         path: "lerp" or "slerp".
-        spacing: "uniform" in α, or "equal" distances between consecutive steps.
+        spacing: "uniform" in α, or "equal" perceptual distances between consecutive steps.
         names: how the manifest rows name the endpoints.
+        tune_steps, tune: the per-pair tuning (:func:`morph_pair`).
     Returns:
         ``result.waveforms`` (list of (n_k,) arrays at ``result.sr``) and ``result.rows``.
     """
     a = make_endpoint(vm, y_a, sr, names[0])
     b = make_endpoint(vm, y_b, sr, names[1])
-    return morph_pair(vm, a, b, steps, alpha_range, path, spacing)
+    return morph_pair(vm, a, b, steps, alpha_range, path, spacing, tune_steps=tune_steps, tune=tune)
 
 
 @torch.no_grad()

@@ -45,3 +45,29 @@ def log_spectral_distance_db(mag_ref, mag_est, top_db: float = 80.0) -> float:
     floor = max(ref.max(), 1e-30) * 10 ** (-top_db / 20)
     diff = 20 * np.log10(np.maximum(ref, floor)) - 20 * np.log10(np.maximum(est, floor))
     return float(np.mean(np.sqrt(np.mean(diff ** 2, axis=-2))))
+
+
+def fidelity_db(frontend, y_ref, y_est) -> float:
+    """How close a resynthesized sound is to a recording: spectral convergence in dB of their STFT
+    magnitudes inside the front end's band, level invariant and time-normalised (lower is better).
+
+    Both waveforms go through ``frontend``'s STFT (pre-emphasis included); the estimate's frames
+    are stretched to the recording's count and scaled by the least-squares gain, so a step that is
+    the recording at another level or another duration scores as the recording.
+
+    Args:
+        frontend: a ``spectral.frontend.Spectrogram`` (its sr, STFT and band).
+        y_ref: (n,) the recording at ``frontend.sr``.
+        y_est: (m,) the resynthesis at ``frontend.sr``.
+    Returns:
+        spectral convergence in dB (0 dB: as far from the recording as silence is).
+    """
+    from gaia_audio.spectral.frontend import stretch  # metrics is imported without torch elsewhere
+
+    ref, est = (frontend._band(frontend.magnitude(torch.as_tensor(np.asarray(y, np.float32)))).double()
+                for y in (y_ref, y_est))
+    if est.shape[-1] != ref.shape[-1]:
+        est = stretch(est, ref.shape[-1])
+    ref, est = ref.cpu().numpy().ravel(), est.cpu().numpy().ravel()
+    gain = float(ref @ est) / max(float(est @ est), 1e-300)
+    return spectral_convergence_db(ref, max(gain, 0.0) * est)
