@@ -409,6 +409,10 @@ def test_a_channel_a_mono_input_lacks_is_refused(setup, tmp_path):
     assert text == f"error: {f['a']}: channel 5 out of range: the input has 1 channel(s), numbered from 0"
     text = one_error_line(invoke("morph", f["a"], f["b"], "-m", run, "-o", tmp_path / "out", "--channel", 1, *FAST))
     assert text.startswith(f"error: {f['a']}: channel 1 out of range")  # the path, not the stem
+    stereo = write_wav(tmp_path / "stereo.wav", np.stack([synthetic_unit(4), 0.5 * synthetic_unit(4)], 1), 44100)
+    audio.check_channel([stereo, f["a"]], 1)  # morph picks channel 1 of the stereo input, takes the mono as it is
+    with pytest.raises(AudioError, match="stereo.wav: channel 2 out of range: the input has 2 channel"):
+        audio.check_channel([stereo, f["a"]], 2)
     assert not (tmp_path / "r.wav").exists() and not (tmp_path / "out").exists()
 
 

@@ -35,11 +35,13 @@ def _export_with(kind: str, make_results, opts: dict, inputs: list[str], worker,
     import torch
 
     from gaia_audio.config import to_dict
+    from gaia_audio.io import audio
     from gaia_audio.io.files import file_sha256
     from gaia_audio.morph import export as continuum
     from gaia_audio.morph.model import load_model
 
     protected = [*inputs, *read, opts["model_path"]]
+    audio.check_channel(inputs, opts["channel"])  # --channel 5 on mono inputs: refused before any work
     continuum.check_output(opts["out_dir"], opts["overwrite"], protected)
     settings = continuum.ExportSettings(sr=opts["sr"], subtype=opts["subtype"], loudness=opts["loudness"],
                                         level=opts["level"], ramp_ms=opts["ramp_ms"],
@@ -93,6 +95,7 @@ def _load_endpoint(vm, path, channel):
     from gaia_audio.morph.model import make_endpoint
 
     y, sr = audio.load(path, mono=False)
+    channel = None if y.shape[0] == 1 else channel  # --channel picks among multichannel inputs' channels
     try:
         return make_endpoint(vm, y, sr, Path(path).stem, channel)
     except AudioError as err:  # it names the input as rows and notes do (its stem); an error names the file

@@ -107,7 +107,8 @@ def export_options(func):
         click.option("--silence-ms", nargs=2, type=FiniteRange(0, MAX_SILENCE_MS), default=(0.0, 0.0),
                      show_default=True, metavar="BEFORE AFTER", help="Silence before and after each sound."),
         click.option("--channel", type=int, default=None,
-                     help="Use this channel (from 0) of multichannel inputs instead of mixing them down."),
+                     help="Use this channel (from 0) of multichannel inputs instead of mixing them down "
+                          "(mono inputs are used as they are; a channel that no input has is an error)."),
         click.option("--seed", type=int, default=0, show_default=True,
                      help="Seed of torch's generator, recorded in provenance.json (the morph is deterministic)."),
         click.option("--device", default="cpu", show_default=True, callback=check_device,

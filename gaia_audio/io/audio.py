@@ -100,6 +100,29 @@ def to_mono(y: np.ndarray, channel: int | None = None,
     return y[channel % y.shape[0]], f"channel {channel % y.shape[0]} of {y.shape[0]} used"
 
 
+def check_channel(paths: list[str | os.PathLike], channel: int | None) -> None:
+    """Refuse a ``channel`` that none of the input files has, reading their headers only.
+
+    A command that picks one channel of its multichannel inputs (``morph --channel``) uses a mono
+    input as it is; a channel that no input has is a mistake (``--channel 5`` on mono files).
+    A file whose header soundfile cannot read (missing, compressed) is left to :func:`load`.
+
+    Raises:
+        AudioError: naming the first input.
+    """
+    if channel is None or not paths:
+        return
+    counts = []
+    for path in paths:
+        try:
+            counts.append(sf.info(str(path)).channels)
+        except (RuntimeError, OSError, TypeError, ValueError):  # LibsndfileError is a RuntimeError
+            return
+    if not any(-n <= channel < n for n in counts):
+        raise AudioError(f"channel {channel} out of range: the input has {counts[0]} channel(s), numbered from 0",
+                         paths[0])
+
+
 def _read(path: Path) -> tuple[np.ndarray, int]:
     """Decode a file into ((channels, n) float32, sr), choosing soundfile or audioread."""
     ext = path.suffix.lower()
