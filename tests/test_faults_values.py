@@ -255,8 +255,6 @@ def test_a_disk_that_fills_while_the_manifest_is_written_is_one_line(setup, full
     assert sorted(p.name for p in full_dir.iterdir()) == [".filler"]  # no temporary folder left
 
 
-@pytest.mark.xfail(strict=True, reason="morph/export.py _write_sounds stages each step with np.save, whose "
-                                       "OSError on a full disk names no file")
 def test_a_full_disk_is_one_line_naming_the_output_whatever_file_it_hits(setup, full_dir):
     _, run, f = setup
     fill(full_dir)

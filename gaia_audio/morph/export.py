@@ -13,6 +13,7 @@ makes them, a chunk at a time, so a long continuum is never whole in memory.
 """
 from __future__ import annotations
 
+import errno
 import json
 import math
 import numbers
@@ -250,11 +251,20 @@ def export(results: list[MorphResult], out_dir: str | os.PathLike, settings: Exp
             written = [p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file()]
             record["outputs"] = sorted([*written, "provenance.json"])  # what --overwrite may replace
             write_text(tmp / "provenance.json", json.dumps(record, indent=2, default=str) + "\n")
-        except BaseException:
+        except BaseException as err:
             if worker is not None:  # stop the drawing before the folder goes, so that nothing writes into it
                 worker.abort()
+            if isinstance(err, OSError):  # a step's staging file, a WAV: name the folder the user gave
+                raise _write_error(err, out_dir) from None
             raise
     return out_dir
+
+
+def _write_error(err: OSError, out_dir: Path) -> AudioError:
+    """The one-line error of an OSError met while the continuum's folder is filled (nothing is kept)."""
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return AudioError("disk full while writing the continuum; nothing was written", out_dir)
+    return AudioError(f"could not write the continuum ({err.strerror or err}); nothing was written", out_dir)
 
 
 def _write_sounds(results: list[MorphResult], folder: Path, settings: ExportSettings):
