@@ -7,6 +7,7 @@ import hashlib
 import http.server
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -15,6 +16,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+# The fault tests send SIGINT to real child processes. A test run started in the background
+# (`cmd &`, nohup) inherits SIGINT ignored, and so would every child it starts (gaia-audio, like
+# Python itself, leaves an ignored SIGINT ignored); give this process a handler, so that children
+# start with the default.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 SONGS = ("bells.wav", "flashcam.wav", "samba.wav", "simple.wav")
 CACHE = Path(os.environ.get("GAIA_TEST_CACHE", Path(__file__).resolve().parent.parent / ".cache" / "test-data"))
