@@ -206,6 +206,12 @@ def test_a_real_process_exits_1_on_a_usage_error(setup, tmp_path):
     assert proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1 and "--steps" in proc.stderr
 
 
+@pytest.mark.parametrize("args", [["zebra_finch", "--out"], ["speech", "--out", "x"], ["zebra_finch", "--sr", "abc"]])
+def test_prepare_usage_errors_are_one_line_and_exit_1(args):
+    text = one_error_line(invoke("prepare", *args))
+    assert text.startswith(f"error: gaia-audio prepare {args[0]}: ") and text.endswith("--help)"), text
+
+
 def test_help_and_version_still_exit_0():
     assert invoke("--version").exit_code == 0
     assert invoke("morph", "--help").exit_code == 0

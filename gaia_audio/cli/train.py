@@ -74,6 +74,15 @@ def prepare(name, args):
       gaia-audio prepare zebra_finch --out data/zebra_finch
       gaia-audio prepare speech --source recordings/ --out data/speech
     """
+    import argparse
+    from unittest import mock
+
     from gaia_audio.data.examples import example_module
 
-    sys.exit(example_module(name).main(list(args)))
+    def one_line(parser, message):  # argparse's usage errors: two lines and exit 2; ours: one line, exit 1
+        click.echo(f"error: gaia-audio prepare {name}: {message} (gaia-audio prepare {name} --help)", err=True)
+        sys.exit(1)
+
+    with mock.patch.object(argparse.ArgumentParser, "error", one_line):
+        code = example_module(name).main(list(args))
+    sys.exit(code)
