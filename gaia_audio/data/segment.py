@@ -169,7 +169,7 @@ def detect_units_record(y: np.ndarray, sr: int, *, threshold_db: float = -30.0, 
     min_gap = int(round(min(min_silence / frame_s, longest)))
     bridged = [(a[1], b[0]) for a, b in zip(runs, runs[1:]) if b[0] - a[1] < min_gap]
     max_frames = max(1, int(math.floor(min(max_duration / frame_s, longest))))
-    min_frames = int(math.ceil(min_duration / frame_s - 1e-9))
+    min_frames = int(math.ceil(min(min_duration / frame_s, longest) - 1e-9))  # inf: nothing is long enough
     kept, dropped, splits = [], [], []
     for run in _merge_short_gaps(runs, min_gap):
         pieces = _split_long(run, env_db, max_frames)
