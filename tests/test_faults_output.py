@@ -30,6 +30,7 @@ from gaia_audio.errors import DataError, GaiaError
 from gaia_audio.io import files, signals
 from gaia_audio.io.figures import Worker
 from gaia_audio.morph import export as continuum
+from gaia_audio.morph import finish as finish_module
 from gaia_audio.morph import series, stream
 from gaia_audio.morph.export import ExportSettings, export
 from gaia_audio.morph.output_folder import check_names, check_output
@@ -391,10 +392,10 @@ def test_steps_made_a_chunk_at_a_time_equal_steps_made_at_once(model, monkeypatc
 
     def finish():
         rows = [{"step": k} for k in range(10)]
-        return series.finish(vm, tiles, spectrograms, lengths, rows, {0: ends[0]}, "ab", [], ends, previous)
+        return finish_module.finish(vm, tiles, spectrograms, lengths, rows, {0: ends[0]}, "ab", [], ends, previous)
 
     whole = finish()
-    monkeypatch.setattr(series, "STREAM_CHUNK", 4)
+    monkeypatch.setattr(finish_module, "STREAM_CHUNK", 4)
     monkeypatch.setattr(stream, "STREAM_CHUNK", 4)
     streamed = finish()
     assert whole.stream is None and streamed.stream is not None and len(streamed.waveforms) == 10

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 
 from gaia_audio.errors import DataError
+from gaia_audio.morph.perceptual import frame_distance, perceptual_frames
+from gaia_audio.morph.stream import STREAM_CHUNK
 
 PATHS = ("lerp", "slerp")
 SPACINGS = ("uniform", "equal")
@@ -210,3 +212,38 @@ def lattice_previous(weights: np.ndarray) -> list[int | None]:
         near = np.flatnonzero(np.isclose(np.abs(w[:k] - w[k]).sum(axis=1), step))
         previous.append(int(near[-1]) if len(near) else None)
     return previous
+
+
+def equal_alphas(vm, series, alphas: np.ndarray, n_dense: int) -> np.ndarray:
+    """Positions of ``len(alphas)`` steps at equal perceptual distances along the decoded path.
+
+    Args:
+        vm: the model.
+        series: the pair's series (``gaia_audio.morph.series``: decodes and untiles at any α).
+        alphas: (S,) uniform positions; the first and last are kept.
+        n_dense: points decoded to measure the path.
+    Returns:
+        (S,) positions.
+    """
+    def measure(at: np.ndarray) -> np.ndarray:  # (len(at) - 1,) distances of PGHI-only waveforms
+        distances, last = [], None
+        for start in range(0, len(at), STREAM_CHUNK):  # a chunk at a time: long series stay small
+            chunk = at[start:start + STREAM_CHUNK]
+            tiles = series.decode(chunk)
+            built = [series.spectrogram(tile, float(alpha)) for tile, alpha in zip(tiles, chunk)]
+            frames = perceptual_frames(vm.invert_many([S for S, _ in built], [n for _, n in built], method="pghi"),
+                                       vm.sr)
+            distances += [frame_distance(p, f) for p, f in zip([last, *frames[:-1]], frames) if p is not None]
+            last = frames[-1]
+        return np.asarray(distances)
+
+    steps = len(alphas)
+    dense = np.linspace(alphas[0], alphas[-1], n_dense)  # finer steps are placed between its points
+    d_dense = measure(dense)
+    alphas = equal_arc_alphas(d_dense, dense, steps)
+    measured = measure(alphas)
+    if variation(measured) > EVEN_CV:  # still uneven: correct the arc by the steps' own distances
+        again = corrected_alphas(d_dense, dense, alphas, measured, steps)
+        if variation(measure(again)) < variation(measured):
+            alphas = again
+    return alphas

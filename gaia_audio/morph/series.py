@@ -24,88 +24,27 @@ corrected by them and re-spaced once more (:mod:`gaia_audio.morph.paths`). The m
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-
 import numpy as np
 import torch
 
 from gaia_audio.errors import DataError
-from gaia_audio.io import audio
 from gaia_audio.morph.align import aligned_windows, dtw_path, overlap_add
+from gaia_audio.morph.finish import MorphResult, finish, finish_chunks
 from gaia_audio.morph.model import Endpoint, VocalModel, make_endpoint
 from gaia_audio.morph.paths import (
-    EVEN_CV,
     N_DENSE,
     SPACINGS,
     barycentric_weights,
-    corrected_alphas,
-    equal_arc_alphas,
+    equal_alphas,
     grid_weights,
     interpolate,
     lattice_previous,
     step_alphas,
-    variation,
 )
-from gaia_audio.morph.perceptual import frame_distance, perceptual_frames
-from gaia_audio.morph.stream import STREAM_CHUNK, LazySteps, StepStream
 from gaia_audio.morph.tune import TuneSettings, endpoint_fidelity, settings_for, tune_series
-from gaia_audio.spectral.metrics import fidelity_db
 
-
-@dataclass
-class MorphResult:
-    """A series of resynthesized steps and what the manifest says about each.
-
-    Attributes:
-        waveforms: one (n_k,) float32 array per step, at ``sr``.
-        sr: sample rate of the waveforms.
-        rows: one dict per step: pair, step, alpha (or weights), duration_s, level_db, realism,
-            distance_prev, fidelity_db (empty where it does not apply).
-        spectrograms: one (n_freq, T_k) [0, 1] array per step, for plots.
-        notes: what was changed on the way (resampling, mix-down), one line each.
-        name: the pair's (or grid's) name.
-        stems: file name (without extension) of each step.
-        hop_length: STFT hop of the spectrograms (for plot axes).
-        freq_range: (fmin, fmax) in Hz that the spectrogram rows span (for plot axes).
-        originals: the input sounds the series starts from, by name: (n,) float32 mono at ``sr``
-            (what the model heard; the listening page plays them beside the steps).
-        tuning: the per-pair decoder tuning's settings and report (None: untuned), for provenance.
-        recordings: a pair's two inputs as (name, (n_freq, T) spectrogram of the recording), first
-            and last: continuum.png shows them at the ends of the strip, beside the steps.
-        stream: for a series longer than ``STREAM_CHUNK`` steps, what makes them a chunk at a
-            time (:mod:`gaia_audio.morph.stream`); its waveforms, spectrograms and rows are then
-            made when first read. None: a series made at once.
-    """
-
-    waveforms: list[np.ndarray]
-    sr: int
-    rows: list[dict]
-    spectrograms: list[np.ndarray]
-    notes: list[str] = field(default_factory=list)
-    name: str = "morph"
-    stems: list[str] | None = None
-    hop_length: int | None = None
-    freq_range: tuple[float, float] | None = None
-    originals: dict[str, np.ndarray] = field(default_factory=dict)
-    stream: StepStream | None = field(default=None, repr=False, compare=False)
-    tuning: dict | None = None
-    recordings: list[tuple[str, np.ndarray]] = field(default_factory=list)
-
-    def __post_init__(self):
-        if self.stems is None:
-            width = max(2, len(str(len(self.waveforms) - 1)))
-            self.stems = [f"step_{k:0{width}d}" for k in range(len(self.waveforms))]
-
-    def chunks(self) -> Iterator[tuple[list[np.ndarray], list[np.ndarray]]]:
-        """(waveforms, spectrograms) of up to ``STREAM_CHUNK`` steps at a time, in order; a streamed
-        series makes them now and keeps none (how the export writes 10 000 steps)."""
-        if self.stream is not None:
-            yield from self.stream.chunks()
-            return
-        for start in range(0, len(self.waveforms), STREAM_CHUNK):
-            yield (list(self.waveforms[start:start + STREAM_CHUNK]),
-                   list(self.spectrograms[start:start + STREAM_CHUNK]))
+__all__ = ["MorphResult", "continuum", "morph_attribute", "morph_barycentric", "morph_grid", "morph_pair",
+           "morph_weights"]
 
 
 # ---- endpoints and series -------------------------------------------------------------------
@@ -181,105 +120,6 @@ def _lerp_length(n_a: int, n_b: int, alpha: float) -> int:
     return max(1, int(round(n_a + alpha * (n_b - n_a))))
 
 
-def _equal_alphas(vm: VocalModel, series: _UnitSeries | _AlignedSeries, alphas: np.ndarray, n_dense: int) -> np.ndarray:
-    """Positions of ``len(alphas)`` steps at equal perceptual distances along the decoded path.
-
-    Args:
-        vm: the model.
-        series: the pair's series (decodes and untiles at any α).
-        alphas: (S,) uniform positions; the first and last are kept.
-        n_dense: points decoded to measure the path.
-    Returns:
-        (S,) positions.
-    """
-    def measure(at: np.ndarray) -> np.ndarray:  # (len(at) - 1,) distances of PGHI-only waveforms
-        distances, last = [], None
-        for start in range(0, len(at), STREAM_CHUNK):  # a chunk at a time: long series stay small
-            chunk = at[start:start + STREAM_CHUNK]
-            tiles = series.decode(chunk)
-            built = [series.spectrogram(tile, float(alpha)) for tile, alpha in zip(tiles, chunk)]
-            frames = perceptual_frames(vm.invert_many([S for S, _ in built], [n for _, n in built], method="pghi"),
-                                       vm.sr)
-            distances += [frame_distance(p, f) for p, f in zip([last, *frames[:-1]], frames) if p is not None]
-            last = frames[-1]
-        return np.asarray(distances)
-
-    steps = len(alphas)
-    dense = np.linspace(alphas[0], alphas[-1], n_dense)  # finer steps are placed between its points
-    d_dense = measure(dense)
-    alphas = equal_arc_alphas(d_dense, dense, steps)
-    measured = measure(alphas)
-    if variation(measured) > EVEN_CV:  # still uneven: correct the arc by the steps' own distances
-        again = corrected_alphas(d_dense, dense, alphas, measured, steps)
-        if variation(measure(again)) < variation(measured):
-            alphas = again
-    return alphas
-
-
-def finish(vm: VocalModel, tiles: torch.Tensor, spectrograms: list[np.ndarray], lengths: list[int],
-           rows: list[dict], targets: dict[int, Endpoint], name: str, notes: list[str],
-           endpoints: list[Endpoint], previous: list[int | None] | None = None) -> MorphResult:
-    """Invert each step and fill in the manifest columns every kind of morph shares.
-
-    ``distance_prev`` is the perceptual distance of each step's waveform to that of step
-    ``previous[k]`` (default: the step before; None: no distance). See :func:`finish_chunks`.
-    """
-    return finish_chunks(vm, lambda ks: (tiles[ks], spectrograms[ks], lengths[ks]), rows, targets, name, notes,
-                         endpoints, previous)
-
-
-def finish_chunks(vm: VocalModel, build: Callable[[slice], tuple[torch.Tensor, list[np.ndarray], list[int]]],
-                  rows: list[dict], targets: dict[int, Endpoint], name: str, notes: list[str],
-                  endpoints: list[Endpoint], previous: list[int | None] | None = None) -> MorphResult:
-    """:func:`finish` for steps made ``STREAM_CHUNK`` at a time: a longer series is streamed.
-
-    Args:
-        vm: the model.
-        build: ``build(ks)`` gives the steps in slice ``ks``: (tiles (n, ..., 1, n_freq, n_frames),
-            spectrograms [(n_freq, T_k)], lengths [samples]).
-        rows, targets, name, notes, endpoints, previous: as for :func:`finish`; ``previous[k]``
-            must be an earlier step (or None).
-    Returns:
-        A series made at once (up to ``STREAM_CHUNK`` steps), or a streamed one
-        (:mod:`gaia_audio.morph.stream`) whose steps and rows are made when read.
-    """
-    n_steps = len(rows)
-    previous = [None, *range(n_steps - 1)] if previous is None else list(previous)
-    last_use = {p: k for k, p in enumerate(previous) if p is not None}  # frames kept until their last comparison
-
-    @torch.no_grad()
-    def make() -> Iterator[tuple[list[np.ndarray], list[np.ndarray]]]:
-        kept: dict[int, np.ndarray] = {}  # perceptual frames of steps a later chunk compares with
-        for start in range(0, n_steps, STREAM_CHUNK):
-            ks = slice(start, min(start + STREAM_CHUNK, n_steps))
-            tiles, spectrograms, lengths = build(ks)
-            realism = vm.realism(tiles.reshape(-1, *tiles.shape[-3:]))
-            realism = None if realism is None else realism.reshape(len(spectrograms), -1).mean(axis=1)
-            waveforms = vm.invert_many(spectrograms, lengths)
-            kept.update(zip(range(ks.start, ks.stop), perceptual_frames(waveforms, vm.sr)))
-            for i, k in enumerate(range(ks.start, ks.stop)):
-                row, p = rows[k], previous[k]
-                distance = np.nan if p is None else frame_distance(kept[p], kept[k])
-                row["pair"] = name
-                row["duration_s"] = len(waveforms[i]) / vm.sr
-                row["level_db"] = float(audio.rms_db(waveforms[i]))
-                row["realism"] = float(realism[i]) if realism is not None else None
-                row["distance_prev"] = None if np.isnan(distance) else float(distance)
-                # the step's sound against the recording (level invariant, time-normalised, in band)
-                row["fidelity_db"] = fidelity_db(vm.frontend, targets[k].y, waveforms[i]) if k in targets else None
-            kept = {k: frames for k, frames in kept.items() if last_use.get(k, -1) >= ks.stop}
-            yield waveforms, spectrograms
-
-    stream = StepStream(make, rows)
-    common = dict(notes=notes, name=name, hop_length=vm.hop_length, freq_range=vm.freq_range,
-                  originals={e.name: e.y for e in endpoints})
-    if n_steps <= STREAM_CHUNK:
-        waveforms, spectrograms = stream.materialize()
-        return MorphResult(waveforms, vm.sr, rows, spectrograms, **common)
-    return MorphResult(LazySteps(stream, "waveforms"), vm.sr, LazySteps(stream, "rows"),
-                       LazySteps(stream, "spectrograms"), stream=stream, **common)
-
-
 @torch.no_grad()
 def morph_pair(vm: VocalModel, a: Endpoint, b: Endpoint, steps: int = 16,
                alpha_range: tuple[float, float] = (0.0, 1.0), path: str = "lerp", spacing: str = "uniform",
@@ -315,7 +155,7 @@ def morph_pair(vm: VocalModel, a: Endpoint, b: Endpoint, steps: int = 16,
         untuned = endpoint_fidelity(vm, series, {0.0: a, 1.0: b})
         vm, tuning = tune_series(vm, series, settings)
     if spacing == "equal":
-        alphas = _equal_alphas(vm, series, alphas, N_DENSE if short else N_DENSE // 2)
+        alphas = equal_alphas(vm, series, alphas, N_DENSE if short else N_DENSE // 2)
     rows = [{"step": k, "alpha": float(alphas[k])} for k in range(steps)]
     targets = {k: a for k in range(steps) if abs(alphas[k]) < 1e-9}
     targets.update({k: b for k in range(steps) if abs(alphas[k] - 1) < 1e-9})
