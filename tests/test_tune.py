@@ -43,9 +43,9 @@ def _weights(model):
 def test_tuning_brings_both_ends_to_the_recordings(vm, pair, run):
     digest = hashlib.sha256((run / "model.safetensors").read_bytes()).hexdigest()
     weights = _weights(vm.model)
-    result = morph_pair(vm, *pair, steps=5, tune=TuneSettings(steps=80, lr=2e-3))
+    result = morph_pair(vm, *pair, steps=5, tune=TuneSettings(steps=80, lr=2e-3, detail=False))
     ends = [result.rows[0], result.rows[-1]]
-    for row in ends:  # the step's sound is closer to the recording after tuning than before
+    for row in ends:  # the step's sound is closer to the recording after tuning alone than before
         assert row["fidelity_db"] < row["fidelity_untuned_db"] - 1.0, row
     assert result.tuning["settings"]["steps"] == 80
     assert result.tuning["endpoint_l1_after"] < 0.5 * result.tuning["endpoint_l1_before"]

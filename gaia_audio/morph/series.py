@@ -29,6 +29,7 @@ import torch
 
 from gaia_audio.errors import DataError
 from gaia_audio.morph.align import aligned_windows, dtw_path, overlap_add
+from gaia_audio.morph.detail import add_detail, residual
 from gaia_audio.morph.finish import MorphResult, finish, finish_chunks
 from gaia_audio.morph.model import Endpoint, VocalModel, make_endpoint
 from gaia_audio.morph.paths import (
@@ -57,6 +58,13 @@ class _UnitSeries:
         self.vm, self.a, self.b, self.path = vm, a, b, path
         self.x = torch.stack([vm.to_tile(a.S), vm.to_tile(b.S)])   # (2, 1, n_freq, n_frames)
         self.z = vm.encode_tiles(self.x)                            # (2, D)
+        self.residuals = None                                       # R_a, R_b once details are kept
+
+    def keep_detail(self) -> None:
+        """Add back from now on what the decoder misses of each endpoint (:mod:`gaia_audio.morph.detail`)."""
+        tiles = self.decode(np.array([0.0, 1.0]))
+        self.residuals = [residual(e.S.cpu().numpy(), self.vm.from_tile(tile, e.S.shape[1]))
+                          for e, tile in zip((self.a, self.b), tiles)]
 
     def pivots(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """The endpoints' codes (1, D) each and tiles (1, 1, n_freq, n_frames) each, for tuning."""
@@ -73,7 +81,8 @@ class _UnitSeries:
     def spectrogram(self, tiles: torch.Tensor, alpha: float) -> tuple[np.ndarray, int]:
         """The step's (n_freq, T) spectrogram at its interpolated duration, and its length in samples."""
         n = _lerp_length(len(self.a.y), len(self.b.y), alpha)
-        return self.vm.from_tile(tiles, self.vm.frames_for(n)), n
+        S = self.vm.from_tile(tiles, self.vm.frames_for(n))
+        return (S if self.residuals is None else add_detail(S, alpha, *self.residuals)), n
 
 
 class _AlignedSeries:
@@ -87,6 +96,16 @@ class _AlignedSeries:
         tiles_b = torch.stack([vm.to_tile(b.S[:, j0:j1]) for _, _, j0, j1 in self.windows])
         self.z_a, self.z_b = vm.encode_tiles(tiles_a), vm.encode_tiles(tiles_b)  # (W, D) each
         self.x_a, self.x_b = tiles_a, tiles_b                                    # (W, 1, n_freq, n_frames)
+        self.residuals = None                                # per window (R_a, R_b) once details are kept
+
+    def keep_detail(self) -> None:
+        """Add back from now on what the decoder misses of each endpoint's windows, on each window's
+        own frames (:mod:`gaia_audio.morph.detail`)."""
+        tiles = self.decode(np.array([0.0, 1.0]))                               # (2, W, 1, n_freq, n_frames)
+        S_a, S_b = self.a.S.cpu().numpy(), self.b.S.cpu().numpy()
+        self.residuals = [(residual(S_a[:, i0:i1], self.vm.from_tile(t_a, i1 - i0)),
+                           residual(S_b[:, j0:j1], self.vm.from_tile(t_b, j1 - j0)))
+                          for t_a, t_b, (i0, i1, j0, j1) in zip(tiles[0], tiles[1], self.windows)]
 
     def pivots(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """The aligned windows' codes (W, D) and tiles (W, 1, n_freq, n_frames) of each endpoint."""
@@ -107,10 +126,11 @@ class _AlignedSeries:
         n = _lerp_length(len(self.a.y), len(self.b.y), alpha)
         total = self.vm.frames_for(n)
         pieces, offsets = [], []
-        for tile, (i0, i1, j0, j1) in zip(tiles, self.windows):
+        for w, (tile, (i0, i1, j0, j1)) in enumerate(zip(tiles, self.windows)):
             start = round((1 - alpha) * i0 + alpha * j0)
             length = max(1, round((1 - alpha) * (i1 - i0) + alpha * (j1 - j0)))
-            pieces.append(self.vm.from_tile(tile, length))
+            piece = self.vm.from_tile(tile, length)
+            pieces.append(piece if self.residuals is None else add_detail(piece, alpha, *self.residuals[w]))
             offsets.append(int(min(max(start, 0), total - 1)))
         return overlap_add(pieces, offsets, total), n
 
@@ -154,6 +174,8 @@ def morph_pair(vm: VocalModel, a: Endpoint, b: Endpoint, steps: int = 16,
     if settings.steps > 0:
         untuned = endpoint_fidelity(vm, series, {0.0: a, 1.0: b})
         vm, tuning = tune_series(vm, series, settings)
+        if settings.detail:
+            series.keep_detail()
     if spacing == "equal":
         alphas = equal_alphas(vm, series, alphas, N_DENSE if short else N_DENSE // 2)
     rows = [{"step": k, "alpha": float(alphas[k])} for k in range(steps)]

@@ -55,6 +55,8 @@ class TuneSettings:
         adapter: "full" (all decoder weights) or "lora" (a low-rank update of each weight).
         rank: the LoRA rank.
         seed: seeds the locality codes and interpolation positions.
+        detail: after tuning, add back what the tuned decoder still misses of each endpoint, fading
+            along the continuum (:mod:`gaia_audio.morph.detail`); the ends are then the recordings.
     """
 
     steps: int = DEFAULT_TUNE_STEPS
@@ -69,6 +71,7 @@ class TuneSettings:
     adapter: str = "full"
     rank: int = 4
     seed: int = 0
+    detail: bool = True
 
     def __post_init__(self):
         if self.adapter not in ADAPTERS:
