@@ -70,6 +70,20 @@ def test_morph_writes_a_continuum(setup, tmp_path):
     assert {i["path"] for i in prov["inputs"]} == {str(f["a"]), str(f["b"])}
     assert any("resampled" in n for n in prov["notes"]) and "torch" in prov["versions"]
     assert (out / "continuum.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert prov["tuning"]["a_to_b"]["settings"]["detail"] is True  # tuned with the ends' detail by default
+
+
+def test_no_detail_keeps_the_tuned_decoder_alone(setup, tmp_path):
+    run, f = setup
+    fidelity = {}
+    for flag in ("--detail", "--no-detail"):
+        out = tmp_path / flag
+        res = _invoke("morph", f["a"], f["b"], "--steps", 3, "-m", run, "-o", out, "--tune-steps", 5, "--no-plot", flag)
+        assert res.exit_code == 0, res.output
+        prov = json.loads((out / "provenance.json").read_text())
+        assert prov["tuning"]["a_to_b"]["settings"]["detail"] is (flag == "--detail")
+        fidelity[flag] = [float(r["fidelity_db"]) for r in _rows(out) if r["fidelity_db"]]
+    assert all(d < n for d, n in zip(fidelity["--detail"], fidelity["--no-detail"])), fidelity
 
 
 def test_morph_path_spacing_and_extrapolation(setup, tmp_path):

@@ -88,6 +88,13 @@ def _full_command() -> str:
     return shlex.join(words)
 
 
+def _tune_settings(opts):
+    """The per-pair tuning's settings from the options (steps come from --tune-steps)."""
+    from gaia_audio.morph.tune import TuneSettings
+
+    return TuneSettings(detail=opts["detail"])
+
+
 def _load_endpoint(vm, path, channel):
     """Read one input file and bring it to the model (mono, the model's rate, loud enough)."""
     from gaia_audio.errors import AudioError
@@ -152,7 +159,7 @@ def morph(inputs, **opts):
         ends = [_load_endpoint(vm, p, opts["channel"]) for p in inputs]
         if len(ends) == 2:
             return [morph_pair(vm, ends[0], ends[1], opts["steps"], opts["alpha_range"], opts["path_kind"],
-                               opts["spacing"], tune_steps=opts["tune_steps"])]
+                               opts["spacing"], tune_steps=opts["tune_steps"], tune=_tune_settings(opts))]
         return [morph_barycentric(vm, ends, opts["steps"])]
 
     _run_export("pair" if len(inputs) == 2 else "barycentric", make, opts, list(inputs))
@@ -197,7 +204,8 @@ def continuum(pairs, grid, **opts):
 
             ends = {p: _load_endpoint(vm, p, opts["channel"]) for p in inputs}
             return [morph_pair(vm, ends[row["a"]], ends[row["b"]], opts["steps"], opts["alpha_range"],
-                               opts["path_kind"], opts["spacing"], row["name"], tune_steps=opts["tune_steps"])
+                               opts["path_kind"], opts["spacing"], row["name"], tune_steps=opts["tune_steps"],
+                               tune=_tune_settings(opts))
                     for row in table]
 
     _run_export("grid" if grid else "pairs", make, opts, inputs, () if grid else (pairs,))

@@ -94,6 +94,10 @@ def export_options(func):
         click.option("--tune-steps", type=click.IntRange(0, 10_000), default=None, metavar="N",
                      help="Steps of per-pair tuning of a copy of the decoder, so the ends of a continuum are "
                           "the recordings [default: 80]; 0: none. The model file is never changed."),
+        click.option("--detail/--no-detail", default=True, show_default=True,
+                     help="After tuning, add back what the tuned decoder still misses of each end (its "
+                          "residual on the recording's own time grid), fading linearly to the other end: "
+                          "the ends' spectrograms are then the recordings'. Not used without tuning."),
         click.option("--sr", type=click.IntRange(1, MAX_SR), default=None,
                      help="Output sample rate; it must hold the model's band [default: the model's]."),
         click.option("--subtype", type=click.Choice(["PCM_16", "PCM_24", "FLOAT"]), default="PCM_16",
