@@ -187,12 +187,14 @@ def test_verdicts_follow_the_measured_numbers(bench):
     assert table.count("\n") == 5 and "| gaia-audio tuned | -18.0 | -16.0 | -26.0 | 0.60 ± 0.02 | 0.10 |" in table
 
 
-def test_without_tuning_the_untuned_row_is_judged_and_tuned_shows_n_a(bench):
-    rows = {"gaia-audio tuned": bench.Scores(),
+def test_the_no_detail_row_is_shown_but_the_default_is_judged(bench):
+    rows = {"gaia-audio tuned": scores(bench, -30, -35, 0.5, 0.12, 0.03, 14),
+            "gaia-audio tuned, no detail": scores(bench, -15, -17, 0.5, 0.1, 0.01, 13),
             "gaia-audio untuned": scores(bench, -5, -4, 0.62, 0.1, 0.05, 2),
             "WORLD": scores(bench, -4, -3, 0.65, 0.4, 0.02, 0.3),
-            "cross-fade": scores(bench, -17, -15, 0.9, 0.3, 0.04, 0.3)}
+            "cross-fade": scores(bench, -30, -35, 0.6, 0.3, 0.04, 0.3)}
     lines = bench.verdicts(rows)
-    assert lines[0].startswith("judged row: gaia-audio untuned")
-    assert "- NOT met: tuned 16-step continuum <= 20 s (no tuning to time)" in lines
-    assert "| gaia-audio tuned | n/a | n/a | -26.0 | n/a | n/a | n/a | n/a |" in bench.table(rows, -26.0)
+    assert lines[0] == "judged row: gaia-audio tuned" and "worse end -30.0 dB" in lines[1]
+    assert lines[-1].endswith("(not on fidelity)")  # equal ends (both the recordings) are not better
+    assert "| gaia-audio tuned, no detail | -15.0 | -17.0 | -26.0 | 0.50 ± 0.02 |" in bench.table(rows, -26.0)
+    assert [m for m in bench.METHODS] == list(rows)
