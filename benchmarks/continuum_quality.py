@@ -1,7 +1,7 @@
 """Continuum quality on held-out units: gaia-audio (tuned, untuned) against a WORLD morph and a cross-fade.
 
 For each corpus, on pairs of held-out units (never trained on) from different recordings, makes
-16-step continua by four methods in the same run and scores them on their waveforms
+16-step continua by five methods in the same run and scores them on their waveforms
 (gaia_audio.bench.continuum):
 
   * gaia-audio tuned: ``morph_pair(..., spacing="equal", tune_steps=N)`` (per-pair tuning, issue 14 §1,
@@ -148,7 +148,7 @@ class Scores:
     auc: tuple[float, float] | None = None
 
 
-def method_runs(vm, corpus: str, tune_steps: int | None):
+def method_runs(vm, corpus: str, tune_steps: int):
     """{method: function(a, b) -> waveforms}."""
     inv = vm.config.inversion
 
@@ -169,7 +169,7 @@ def method_runs(vm, corpus: str, tune_steps: int | None):
     }
 
 
-def score_corpus(corpus: str, model: Path, root: Path, n_pairs: int, tune_steps: int | None,
+def score_corpus(corpus: str, model: Path, root: Path, n_pairs: int, tune_steps: int,
                  critic_seeds: int) -> tuple[dict[str, Scores], float, int]:
     """Run every method on the corpus's pairs; returns (scores by method, ceiling dB, pairs)."""
     from gaia_audio.morph.perceptual import mfcc_distance, perceptual_distance
@@ -190,8 +190,6 @@ def score_corpus(corpus: str, model: Path, root: Path, n_pairs: int, tune_steps:
     for row_a, row_b in pairs:
         a, b = unit(row_a), unit(row_b)
         for name, run in runs.items():
-            if run is None:
-                continue
             start = time.perf_counter()
             waves = run(a, b)
             s = scores[name]
@@ -240,14 +238,14 @@ def table(scores: dict[str, Scores], ceiling: float) -> str:
 def verdicts(scores: dict[str, Scores]) -> list[str]:
     """One line per target of issue 14 §3, "met" or "NOT met", from the measured numbers."""
     tuned, untuned = scores["gaia-audio tuned"], scores["gaia-audio untuned"]
-    judged, label = tuned, "tuned"
+    judged = tuned
 
     def say(ok: bool, text: str) -> str:
         return f"- {'met' if ok else 'NOT met'}: {text}"
 
     fid = max(_med(judged.first), _med(judged.last))
     noise = 2 * max(judged.auc[1], untuned.auc[1])
-    out = [f"judged row: gaia-audio {label}",
+    out = ["judged row: gaia-audio tuned",
            say(fid <= -15, f"endpoint fidelity <= -15 dB median (worse end {fid:.1f} dB)"),
            say(judged.auc[0] <= 0.7 and judged.auc[0] <= untuned.auc[0] + noise,
                f"midpoint AUC <= 0.7 and no worse than untuned beyond 2 sd ({judged.auc[0]:.2f} vs "
@@ -281,8 +279,7 @@ def main() -> None:
     args = parser.parse_args()
     n_pairs, seeds = (2, 1) if args.quick else (args.pairs, args.critic_seeds)
     tune_steps = TuneSettings().steps if args.tune_steps is None else args.tune_steps
-    shown = tune_steps
-    report = [f"# continuum quality ({STEPS} steps, {os.cpu_count()} CPUs, tune_steps: {shown})"]
+    report = [f"# continuum quality ({STEPS} steps, {os.cpu_count()} CPUs, tune_steps: {tune_steps})"]
     try:
         for corpus in ("zebra_finch", "speech") if args.corpus == "both" else (args.corpus,):
             root = args.data_dir / ("zebra_finch" if corpus == "zebra_finch" else "asterisk")
