@@ -150,12 +150,44 @@ class AdaResBlock(nn.Module):
         return x + adain(self.conv2(h), s2, b2)
 
 
+def _phase_taps() -> torch.Tensor:
+    """(2, 3, 5): which of a 5-tap kernel's taps land on low-resolution offsets −1, 0, +1 per output phase.
+
+    After nearest ×2 upsampling, output row 2i + a of a 5-tap "same" convolution reads input row
+    2i + a + p − 2, i.e. low-resolution row i + ⌊(a + p − 2)/2⌋: phase 0 sums taps {0,1}, {2,3}, {4}
+    and phase 1 taps {0}, {1,2}, {3,4} onto offsets −1, 0, +1.
+    """
+    taps = torch.zeros(2, 3, 5)
+    for a in range(2):
+        for p in range(5):
+            taps[a, (a + p - 2) // 2 + 1, p] = 1.0
+    return taps
+
+
 class UpBlock(nn.Sequential):
-    """Nearest ×2 upsampling, 5×5 conv, GroupNorm over (C, H, W) with per-channel affine, ReLU."""
+    """Nearest ×2 upsampling, 5×5 conv, GroupNorm over (C, H, W) with per-channel affine, ReLU.
+
+    The upsample-then-conv is computed exactly as its sub-pixel equivalent: one 3×3 convolution at
+    the input's resolution with four output phases per channel, put in place by ``pixel_shuffle``.
+    Same weights and same result as ``conv(upsample(x))`` (tested to float rounding), 25/9 fewer
+    multiply-adds: the 5×5 convs at full tile size were ~40% of a CPU training step. Hand-written
+    because no library exposes this re-parameterisation of nearest upsampling.
+    """
 
     def __init__(self, in_channels: int, out_channels: int):
         super().__init__(nn.Upsample(scale_factor=2, mode="nearest"), conv(in_channels, out_channels, 5),
                          nn.GroupNorm(1, out_channels, eps=NORM_EPS, affine=True), nn.ReLU(inplace=True))
+        self.register_buffer("taps", _phase_taps(), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, in_channels, h, w) → (B, out_channels, 2h, 2w)."""
+        weight, bias = self[1].weight, self[1].bias                        # (out, in, 5, 5), (out,)
+        taps = self.taps.to(weight.dtype)
+        # kernel[o, a, b, i, r, s] = Σ_pq taps[a, r, p] · taps[b, s, q] · weight[o, i, p, q]
+        kernel = torch.einsum("arp,bsq,oipq->oabirs", taps, taps, weight).reshape(-1, weight.shape[1], 3, 3)
+        y = F.conv2d(x, kernel, bias.repeat_interleave(4), padding=1)     # (B, 4·out, h, w)
+        y = F.pixel_shuffle(y, 2)                                          # (B, out, 2h, 2w)
+        return self[3](self[2](y))
 
 
 class MLP(nn.Sequential):
