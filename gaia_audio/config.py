@@ -275,7 +275,7 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] | tu
 
 
 #: the example datasets that ``data.prepare`` may name (gaia_audio.data.examples fetches them)
-FETCHABLE_DATASETS = ("zebra_finch",)
+FETCHABLE_DATASETS = ("zebra_finch", "asterisk")
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 

@@ -61,17 +61,19 @@ def train(recipe, overrides, resume, run_dir, quiet):
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
-@click.argument("name", type=click.Choice(["zebra_finch", "speech", "celeba"]))
+@click.argument("name", type=click.Choice(["zebra_finch", "asterisk", "speech", "celeba"]))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def prepare(name, args):
     """Prepare example dataset NAME into a folder: units and a manifest (options: NAME --help).
 
-    zebra_finch fetches the Sound Analysis Pro songs (or reads --source DIR); speech and celeba
-    read your copy (--source DIR). Data is written under --out, relative to the current folder.
+    zebra_finch fetches the Sound Analysis Pro songs (or reads --source DIR); asterisk fetches
+    Debian's 16 kHz Asterisk prompts (--language en|es|fr) and cuts them into words; speech and
+    celeba read your copy (--source DIR). Data is written under --out, relative to the current folder.
 
     \b
     Example:
       gaia-audio prepare zebra_finch --out data/zebra_finch
+      gaia-audio prepare asterisk --language fr --out data/asterisk_fr
       gaia-audio prepare speech --source recordings/ --out data/speech
     """
     import argparse

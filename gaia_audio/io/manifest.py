@@ -21,6 +21,30 @@ CONTINUUM_COLUMNS = ("file", "pair", "step", "alpha", "u", "v", "duration_s", "f
            "loudness_lufs", "realism", "distance_prev", "fidelity_db", "fidelity_untuned_db")
 
 
+#: every HELDOUT_EVERY-th unit (rows i % 3 == 2) is held out of a shipped model's training
+HELDOUT_EVERY = 3
+
+
+def write_split(rows: list[dict], folder: str | os.PathLike) -> tuple[Path, ...]:
+    """Write ``manifest_train.csv`` and ``manifest_heldout.csv`` (rows i % 3 == 2) into ``folder``.
+
+    The shipped models train on the first and are measured on the second
+    (``benchmarks/continuum_quality.py``); a preparation writes both before ``manifest.csv``.
+
+    Args:
+        rows: the dataset's manifest rows, in the manifest's order.
+        folder: the dataset folder.
+    Returns:
+        the manifests written: none for fewer than three rows (nothing to hold out).
+    """
+    folder = Path(folder)
+    if len(rows) < HELDOUT_EVERY:
+        return ()
+    held = [r for i, r in enumerate(rows) if i % HELDOUT_EVERY == HELDOUT_EVERY - 1]
+    kept = [r for i, r in enumerate(rows) if i % HELDOUT_EVERY != HELDOUT_EVERY - 1]
+    return (write_manifest(kept, folder / "manifest_train.csv"), write_manifest(held, folder / "manifest_heldout.csv"))
+
+
 def write_manifest(rows: list[dict], path: str | os.PathLike) -> Path:
     """Write a dataset's manifest rows to a CSV atomically.
 

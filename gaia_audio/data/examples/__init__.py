@@ -1,6 +1,6 @@
 """The project's own example datasets, each a module with ``prepare(out, ...)`` and ``main(argv)``.
 
-``zebra_finch`` fetches published recordings; ``speech`` and ``celeba`` read a folder the user
+``zebra_finch`` and ``asterisk`` fetch published recordings; ``speech`` and ``celeba`` read a folder the user
 names (``--source``). Only these modules are ever run: a recipe's ``data.prepare`` names one of
 :data:`FETCHABLE`, never a path, so a recipe or a shared model cannot make gaia-audio run a file.
 """
@@ -15,7 +15,7 @@ from gaia_audio.config import FETCHABLE_DATASETS as FETCHABLE
 from gaia_audio.errors import DataError
 
 #: every example dataset, by name (the module of the same name in this package)
-NAMES = ("zebra_finch", "speech", "celeba")
+NAMES = ("zebra_finch", "asterisk", "speech", "celeba")
 #: FETCHABLE: those that can be prepared with no input from the user (``data.prepare`` may name them)
 
 

@@ -80,12 +80,14 @@ def prepare(out, source, sr: int = 16000, tier: str | None = None, annotations: 
         annot_format = annotation_format(source, annot_format)  # an unknown name fails before any work
     if plot is not None and Path(plot).suffix.lower() not in (".png", ".pdf", ".svg"):
         raise ConfigError(f"cannot draw the cut as '{Path(plot).suffix or plot}' (use .png, .pdf or .svg)")
-    recordings = segment.find_recordings(source, AUDIO_EXTENSIONS, exclude=out)
+    recordings = segment.find_recordings(source, AUDIO_EXTENSIONS, exclude=out / "units")  # the units written
     band = PRESETS[preset]  # the front end the units are for: speech_16k's band up to 8 kHz needs sr >= 16 kHz
     check_files(recordings, band["sr"], band["win_length"], band["fmax"])  # before anything is written
     out.mkdir(parents=True, exist_ok=True)
     manifest = out / "manifest.csv"
     manifest.unlink(missing_ok=True)  # from here until the end, no manifest exists
+    for split in ("manifest_train.csv", "manifest_heldout.csv"):
+        (out / split).unlink(missing_ok=True)
     if plot is not None:
         Path(plot).unlink(missing_ok=True)  # nor a drawing of an earlier run
     units_dir = out / "units"
@@ -107,6 +109,7 @@ def prepare(out, source, sr: int = 16000, tier: str | None = None, annotations: 
         rows += segment.write_units(y, rate, units, units_dir, name, root=out)
     if not rows:
         raise DataError(f"no units found in {len(recordings)} recording(s); try a lower --threshold-db", source)
+    manifests.write_split(rows, out)  # the shipped models' train / held-out split (rows i % 3 == 2 held out)
     written = manifests.write_manifest(rows, manifest)
     if cuts:
         figures.plot_segmentation(cuts, plot, title=f"segmentation, preset {preset}")

@@ -79,6 +79,8 @@ def prepare(out, source=None, sr: int | None = None, index_url: str | None = Non
     out.mkdir(parents=True, exist_ok=True)
     manifest = out / "manifest.csv"
     manifest.unlink(missing_ok=True)  # from here until the end, no manifest exists
+    for split in ("manifest_train.csv", "manifest_heldout.csv"):
+        (out / split).unlink(missing_ok=True)
     if plot is not None:
         Path(plot).unlink(missing_ok=True)  # nor a drawing of an earlier run
     units_dir = out / "units"
@@ -96,21 +98,27 @@ def prepare(out, source=None, sr: int | None = None, index_url: str | None = Non
             cuts.append((name, record))
     if not rows:
         raise DataError(f"no vocal units found in {len(recordings)} recording(s); try a lower --threshold-db", base)
+    manifests.write_split(rows, out)  # the shipped models' train / held-out split (rows i % 3 == 2 held out)
     written = manifests.write_manifest(rows, manifest)
     if cuts:
         figures.plot_segmentation(cuts, plot, title=f"segmentation, preset {preset}")
     return written
 
 
-def fetch_example_songs(raw_dir: Path, index_url: str | None = None) -> list[Path]:
-    """Download the vocalpy 0.10.3 wheel with pip and unzip its four zebra finch songs into raw_dir.
+def fetch_example_songs(raw_dir: Path, index_url: str | None = None, songs: tuple[str, ...] = SONGS) -> list[Path]:
+    """Download the vocalpy 0.10.3 wheel with pip and unzip example recordings into raw_dir.
 
     Songs already in raw_dir are reused. Nothing is installed; the wheel is deleted afterwards.
 
+    Args:
+        raw_dir: where the recordings go.
+        index_url: PyPI-compatible index for ``pip download`` (None: pip's own setting).
+        songs: file names in the wheel's ``vocalpy/examples/``: the four SAP zebra finch songs by
+            default; the benchmarks also take ``bl26lb16.wav`` (a Bengalese finch, never trained on).
     Returns:
-        Paths of the four songs.
+        Paths of the recordings.
     """
-    paths = [raw_dir / name for name in SONGS]
+    paths = [raw_dir / name for name in songs]
     if all(p.is_file() and p.stat().st_size > 0 for p in paths):
         return paths
     raw_dir.mkdir(parents=True, exist_ok=True)
