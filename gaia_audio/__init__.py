@@ -1,7 +1,7 @@
 """gaia-audio: learn the space of vocalizations with GAIA and morph between them.
 
     from gaia_audio import continuum, load_model
-    m = load_model("runs/zebra_finch")                  # a run folder or its model.safetensors
+    m = load_model("birdsong")                          # a shipped model, a run folder or its model.safetensors
     result = continuum(m, y_a, y_b, sr, steps=16)       # result.waveforms, result.sr, result.rows
 """
 __version__ = "0.1.0"

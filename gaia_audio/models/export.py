@@ -17,7 +17,7 @@ import yaml
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from gaia_audio import __version__
+from gaia_audio import __version__, pretrained
 from gaia_audio.config import MAX_TILE_SIDE, Config, check_model_values, from_dict, to_dict
 from gaia_audio.errors import ConfigError, ModelError, TrainingError
 from gaia_audio.io.files import atomic_write, write_text
@@ -58,14 +58,18 @@ def write_config(run_dir: str | os.PathLike, config: Config) -> Path:
 
 
 def resolve_model_path(path: str | os.PathLike) -> Path:
-    """A run folder or a ``.safetensors`` file → the exported model's file."""
+    """A run folder, a ``.safetensors`` file or a shipped model's name → the exported model's file."""
+    shipped = pretrained.find(path)
+    if shipped is not None:
+        return shipped / pretrained.MODEL_FILE
     path = Path(path)
     if path.is_dir():
         path = path / "model.safetensors"
         if not path.is_file():
             raise ModelError("run folder has no exported model.safetensors (training not finished?)", path.parent)
     elif not path.is_file():
-        raise ModelError("no such model file or run folder", path)
+        raise ModelError(f"no such model file or run folder, nor a shipped model ({', '.join(pretrained.names())})",
+                         path)
     return path
 
 

@@ -27,6 +27,7 @@ from gaia_audio.io import audio
 from gaia_audio.io.checks import QUIET_DB, check_loud_enough, check_signal
 from gaia_audio.io.files import file_sha256
 from gaia_audio.models.export import load_network
+from gaia_audio.pretrained import DEFAULT_MODEL, PRETRAINED_DIR
 from gaia_audio.spectral.presets import make_frontend
 
 #: Tiles per forward pass when encoding or decoding many at once.
@@ -99,6 +100,13 @@ class VocalModel:
         n = int(round((duration if duration is not None else self.n_frames * self.hop_length / self.sr) * self.sr))
         tile = self.decode_codes(torch.as_tensor(np.asarray(z, np.float32))[None])[0]
         return self.invert(self.from_tile(tile, self.frames_for(n)), n)
+
+    @property
+    def name(self) -> str:
+        """How messages name the model: a shipped model's name (``birdsong``), else its file's path."""
+        if self.path is None:
+            return "in memory"
+        return self.path.parent.name if self.path.parent.parent == PRETRAINED_DIR else str(self.path)
 
     def checksum(self) -> str | None:
         """SHA-256 of the model file (None for a model built in memory)."""
@@ -195,11 +203,12 @@ class VocalModel:
         return (torch.cat(errors).double() / float(self.d_error_real)).cpu().numpy()
 
 
-def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> VocalModel:
-    """Open an exported model (a run folder or its ``model.safetensors``); runs no code from it.
+def load_model(path: str | os.PathLike = DEFAULT_MODEL, device: str | torch.device = "cpu") -> VocalModel:
+    """Open an exported model (a shipped model's name, a run folder or its ``model.safetensors``); runs no code from it.
 
     Args:
-        path: the run folder or the ``.safetensors`` file.
+        path: a shipped model's name (``birdsong``, the default; ``speech``), a run folder or a
+            ``.safetensors`` file.
         device: where the network runs ("cpu", "cuda", ...).
     Returns:
         The model with its front end.
