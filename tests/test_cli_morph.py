@@ -182,3 +182,38 @@ def test_a_real_process_prints_one_line_and_no_traceback(setup, tmp_path):
     assert proc.returncode == 1
     assert proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_without_model_or_out_it_uses_the_birdsong_model_and_a_new_folder_named_after_the_inputs(
+        setup, tmp_path, monkeypatch):
+    _, f = setup
+    monkeypatch.chdir(tmp_path)
+    for expected in ("a_to_b", "a_to_b-2"):  # never into an existing folder
+        res = _invoke("morph", f["a"], f["b"], "--steps", 4, "--tune-steps", 0, "--no-plot")
+        assert res.exit_code == 0, res.output
+        assert f"4 sounds written to {expected} " in res.stdout
+        provenance = json.loads((tmp_path / expected / "provenance.json").read_text())
+        assert provenance["model"]["path"].endswith("pretrained/birdsong/model.safetensors")
+        assert provenance["morph"]["spacing"] == "equal"  # the default spacing
+        assert "--model birdsong" in provenance["command"] and f"--out {expected}" in provenance["command"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_to_b", "a_to_b-2"]
+
+
+def test_continuum_without_out_names_its_folder_after_the_pairs_table(setup, tmp_path, monkeypatch):
+    run, f = setup
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my pairs.csv").write_text(f"a,b\n{f['a']},{f['b']}\n")
+    res = _invoke("continuum", "my pairs.csv", "--steps", 3, "-m", run, "--tune-steps", 0, "--no-plot")
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "my_pairs_continua" / "manifest.csv").is_file()
+
+
+def test_an_input_the_default_model_cannot_carry_is_one_line_naming_model(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    narrow = write_wav(tmp_path / "phone.wav", synthetic_unit(0, 0, sr=8000), 8000)
+    res = _invoke("morph", narrow, narrow, "--steps", 3)
+    assert res.exit_code == 1
+    line = res.stderr.strip()
+    assert "\n" not in line and line.startswith(f"error: {narrow}: sample rate 8000 Hz cannot hold")
+    assert "choose another with --model (shipped: birdsong, speech)" in line
+    assert list(tmp_path.iterdir()) == [narrow]  # nothing written

@@ -39,7 +39,16 @@ def _export_with(kind: str, make_results, opts: dict, inputs: list[str], worker,
     from gaia_audio.io.files import file_sha256
     from gaia_audio.morph import export as continuum
     from gaia_audio.morph.model import load_model
+    from gaia_audio.morph.output_folder import default_out_dir
+    from gaia_audio.pretrained import DEFAULT_MODEL
 
+    if opts["model_path"] is None:
+        opts["model_path"] = DEFAULT_MODEL
+    if opts["out_dir"] is None:  # a new folder named after the inputs (or the pairs table), never an existing one
+        stems = [Path(p).stem for p in (read or inputs)]
+        suffix = {"pairs": "_continua", "grid": "_grid", "attribute": f"_{opts.get('attribute')}"}.get(kind, "")
+        opts["out_dir"] = str(default_out_dir(stems, suffix))
+    click.get_current_context().params.update(model_path=opts["model_path"], out_dir=opts["out_dir"])  # provenance
     protected = [*inputs, *read, opts["model_path"]]
     audio.check_channel(inputs, opts["channel"])  # --channel 5 on mono inputs: refused before any work
     continuum.check_output(opts["out_dir"], opts["overwrite"], protected)
@@ -106,7 +115,13 @@ def _load_endpoint(vm, path, channel):
     try:
         return make_endpoint(vm, y, sr, Path(path).stem, channel)
     except AudioError as err:  # it names the input as rows and notes do (its stem); an error names the file
-        raise AudioError(err.problem, path) from None
+        problem = err.problem
+        if problem.startswith("sample rate") and "band" in problem:  # the model, not the file, is what to change
+            from gaia_audio.pretrained import names
+
+            problem += (f"; model '{vm.name}' cannot carry it: choose another with --model (shipped: "
+                        f"{', '.join(names())}) or train one on recordings at this rate")
+        raise AudioError(problem, path) from None
 
 
 def _attribute_maker(path: str, opts: dict):
@@ -142,8 +157,9 @@ def morph(inputs, **opts):
 
     \b
     Example:
-      gaia-audio morph a.wav b.wav --steps 16 --model runs/zebra_finch --out morph_ab
-      gaia-audio morph a.wav b.wav --alpha-range -0.25 1.25 --spacing equal -m runs/zf -o ab
+      gaia-audio morph a.wav b.wav --steps 16
+      gaia-audio morph hello.wav yellow.wav --model speech --out hello_yellow
+      gaia-audio morph a.wav b.wav --alpha-range -0.25 1.25 --spacing uniform -m runs/zf -o ab
     """
     if opts["attribute"] is not None:  # one sound along a fitted attribute direction
         if len(inputs) != 1:
@@ -179,8 +195,9 @@ def continuum(pairs, grid, **opts):
 
     \b
     Example:
-      gaia-audio continuum pairs.csv --steps 16 --model runs/zebra_finch --out continua
-      gaia-audio continuum --grid a.wav b.wav c.wav d.wav --steps 5 -m runs/zebra_finch -o grid
+      gaia-audio continuum pairs.csv --steps 16
+      gaia-audio continuum pairs.csv --model runs/zebra_finch --out continua
+      gaia-audio continuum --grid a.wav b.wav c.wav d.wav --steps 5 -o grid
     """
     if (pairs is None) == (grid is None):
         raise click.UsageError("give either a PAIRS csv or --grid A B C D")

@@ -76,10 +76,12 @@ def check_device(ctx: click.Context | None, param: click.Parameter | None, value
 def export_options(func):
     """Options shared by `morph` and `continuum`: the model, the series, and how files are written."""
     options = [
-        click.option("--model", "-m", "model_path", required=True, type=click.Path(),
-                     help="Run folder or model.safetensors of a trained model."),
-        click.option("--out", "-o", "out_dir", required=True, type=click.Path(file_okay=False),
-                     help="Output folder (must not exist unless --overwrite)."),
+        click.option("--model", "-m", "model_path", default=None, type=click.Path(),
+                     help="A shipped model's name (birdsong, speech), or the run folder or model.safetensors "
+                          "of one you trained [default: birdsong]."),
+        click.option("--out", "-o", "out_dir", default=None, type=click.Path(file_okay=False),
+                     help="Output folder (must not exist unless --overwrite) [default: a new folder here named "
+                          "after the inputs, e.g. a_to_b, a_to_b-2, ...]."),
         click.option("--steps", default=16, show_default=True, type=click.IntRange(2, MAX_STEPS),
                      help="Sounds per continuum (per edge for grids and barycentric morphs)."),
         click.option("--alpha-range", nargs=2, type=FiniteRange(-MAX_ALPHA, MAX_ALPHA), default=(0.0, 1.0),
@@ -87,10 +89,10 @@ def export_options(func):
                      help=f"First and last alpha; beyond 0..1 extrapolates (up to ±{MAX_ALPHA:g})."),
         click.option("--path", "path_kind", type=click.Choice(["lerp", "slerp"]), default="lerp",
                      show_default=True, help="Straight line or great circle between the codes."),
-        click.option("--spacing", type=click.Choice(["uniform", "equal"]), default="uniform", show_default=True,
-                     help="uniform in alpha, or equal perceptual distances between consecutive steps "
-                          "(mel log-spectral distance in dB of the decoded waveforms, level and time "
-                          "normalised: the manifest's distance_prev)."),
+        click.option("--spacing", type=click.Choice(["equal", "uniform"]), default="equal", show_default=True,
+                     help="equal perceptual distances between consecutive steps (mel log-spectral distance in "
+                          "dB of the decoded waveforms, level and time normalised: the manifest's "
+                          "distance_prev), or uniform in alpha."),
         click.option("--tune-steps", type=click.IntRange(0, 10_000), default=None, metavar="N",
                      help="Steps of per-pair tuning of a copy of the decoder, so the ends of a continuum are "
                           "the recordings [default: 80]; 0: none. The model file is never changed."),

@@ -109,3 +109,26 @@ def check_names(names: list[str], source: str | os.PathLike | None = None) -> No
                             f"({', '.join(EXPORT_FILES)}); rename the continuum", source)
         if not name or name.startswith(".") or "/" in name or "\\" in name:
             raise DataError(f"continuum name '{name}' cannot be a folder name", source)
+
+
+#: longest folder name a default output folder gets (file systems allow 255 bytes)
+_MAX_NAME = 120
+
+
+def default_out_dir(stems: list[str], suffix: str = "", parent: str | os.PathLike = ".") -> Path:
+    """A new folder in ``parent`` named after the inputs, never one that exists: ``a_to_b``, ``a_to_b-2``, ...
+
+    Args:
+        stems: the inputs' names (file stems), joined by ``_to_``.
+        suffix: appended to the name (e.g. ``_continua`` for a pairs table).
+        parent: where the folder goes (the working folder by default).
+    Returns:
+        The path of a folder that does not exist yet (the export creates it).
+    """
+    safe = ["".join(c if c.isalnum() or c in "-_." else "_" for c in s).strip("._") or "input" for s in stems]
+    name = ("_to_".join(safe) + suffix)[:_MAX_NAME]
+    path, n = Path(parent) / name, 1
+    while path.exists() or path.is_symlink():
+        n += 1
+        path = Path(parent) / f"{name}-{n}"
+    return path

@@ -142,7 +142,7 @@ def _lerp_length(n_a: int, n_b: int, alpha: float) -> int:
 
 @torch.no_grad()
 def morph_pair(vm: VocalModel, a: Endpoint, b: Endpoint, steps: int = 16,
-               alpha_range: tuple[float, float] = (0.0, 1.0), path: str = "lerp", spacing: str = "uniform",
+               alpha_range: tuple[float, float] = (0.0, 1.0), path: str = "lerp", spacing: str = "equal",
                name: str | None = None, tune_steps: int | None = None, tune: TuneSettings | None = None) -> MorphResult:
     """A continuum of ``steps`` sounds from ``a`` (α = 0) to ``b`` (α = 1).
 
@@ -155,7 +155,7 @@ def morph_pair(vm: VocalModel, a: Endpoint, b: Endpoint, steps: int = 16,
         steps: sounds in the series, both ends of ``alpha_range`` included.
         alpha_range: first and last α; beyond [0, 1] extrapolates.
         path: "lerp" or "slerp".
-        spacing: "uniform" in α, or "equal" perceptual distances between consecutive steps.
+        spacing: "equal" perceptual distances between consecutive steps (the default), or "uniform" in α.
         name: the pair's name in the manifest (default "a_to_b" from the endpoints' names).
         tune_steps: decoder tuning steps (None: ``tune``'s, by default ``tune.DEFAULT_TUNE_STEPS``; 0: none).
         tune: all tuning settings (``tune.TuneSettings``).
@@ -261,7 +261,7 @@ def morph_barycentric(vm: VocalModel, endpoints: list[Endpoint], steps: int, nam
 
 
 def continuum(vm: VocalModel, y_a: np.ndarray, y_b: np.ndarray, sr: int, steps: int = 16,
-              alpha_range: tuple[float, float] = (0.0, 1.0), path: str = "lerp", spacing: str = "uniform",
+              alpha_range: tuple[float, float] = (0.0, 1.0), path: str = "lerp", spacing: str = "equal",
               names: tuple[str, str] = ("a", "b"), tune_steps: int | None = None,
               tune: TuneSettings | None = None) -> MorphResult:
     """A continuum of ``steps`` sounds from ``y_a`` to ``y_b``, endpoints resynthesized too
@@ -274,7 +274,7 @@ def continuum(vm: VocalModel, y_a: np.ndarray, y_b: np.ndarray, sr: int, steps: 
         steps: sounds in the series.
         alpha_range: first and last α (0 = a, 1 = b); beyond [0, 1] extrapolates.
         path: "lerp" or "slerp".
-        spacing: "uniform" in α, or "equal" perceptual distances between consecutive steps.
+        spacing: "equal" perceptual distances between consecutive steps (the default), or "uniform" in α.
         names: how the manifest rows name the endpoints.
         tune_steps, tune: the per-pair tuning (:func:`morph_pair`).
     Returns:
