@@ -1,7 +1,7 @@
 """Continuum quality on held-out units: gaia-audio (tuned, untuned) against a WORLD morph and a cross-fade.
 
 For each corpus, on pairs of held-out units (never trained on) from different recordings, makes
-16-step continua by five methods in the same run and scores them on their waveforms
+16-step continua by up to five methods in the same run and scores them on their waveforms
 (gaia_audio.bench.continuum):
 
   * gaia-audio tuned: ``morph_pair(..., spacing="equal", tune_steps=N)`` (per-pair tuning, issue 14 §1,
@@ -14,28 +14,28 @@ For each corpus, on pairs of held-out units (never trained on) from different re
 
 Columns: endpoint fidelity (dB, median over pairs, first and last step against the recordings), the
 front end's ceiling (tile → untile → invert of the units, no model), midpoint AUC (a fresh critic,
-real held-out unit tiles vs the tiles of steps 7 and 8, mean ± sd over critic seeds), step CV
+real unit tiles vs the tiles of steps 7 and 8, mean ± sd over critic seeds), step CV
 (consecutive-step perceptual distances), intermediateness (SoundMorpher's, MFCC distances, steps 7
-and 8) and seconds per continuum (median). Then the verdict per target of issue 14.
+and 8), steady steps (% of steps farther from the first and nearer to the last than the one
+before) and seconds per continuum (median). Then the verdict per target of issue 21.
 
-Corpora:
-  * zebra_finch: data/zebra_finch (``gaia-audio prepare zebra_finch``); rows i % 3 == 2 of
-    manifest.csv are held out (manifest_heldout.csv), the model trains on the rest
-    (manifest_train.csv) with the zebra_finch recipe, unless ``--model`` is given;
-  * speech: Debian's asterisk-core-sounds-en-wav (one studio voice, 8 kHz; ``apt-get download`` and
-    ``dpkg-deb -x``, or ``--speech-source`` a folder of its WAVs), cut into words by energy at its own
-    rate (``gaia-audio prepare speech`` refuses 8 kHz: every preset's band reaches 8 kHz), held out
-    the same way, model trained with benchmarks/recipes/asterisk_speech.yaml unless ``--speech-model``.
+Corpora (``--corpus``; each fetched and cut into ``--data-dir`` on first use):
+  * zebra_finch: the SAP songs' held-out syllables (manifest_heldout.csv, rows i % 3 == 2), which the
+    shipped ``birdsong`` model never trained on;
+  * bengalese: every syllable of vocalpy's Bengalese finch song bl26lb16, a species ``birdsong`` never saw;
+  * speech: held-out words of Asterisk's English prompts at 16 kHz (``gaia-audio prepare asterisk``),
+    for the shipped ``speech`` model;
+  * speech_fr: every word of the French prompts, another speaker in another language.
 
-    python benchmarks/continuum_quality.py --quick --corpus zebra_finch --model runs/zf_heldout
-    python benchmarks/continuum_quality.py --corpus both --pairs 8 --out continuum_quality.md
+    python benchmarks/continuum_quality.py --quick --corpus zebra_finch
+    python benchmarks/continuum_quality.py --corpus all --pairs 8 --out continuum_quality.md
+    python benchmarks/continuum_quality.py --corpus zebra_finch --model runs/my_run
 """
 from __future__ import annotations
 
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -45,8 +45,6 @@ import numpy as np
 
 from gaia_audio.analysis.evaluate import critic_auc
 from gaia_audio.bench import continuum as cq
-from gaia_audio.config import load_config
-from gaia_audio.data import segment
 from gaia_audio.errors import GaiaError
 from gaia_audio.io import audio
 from gaia_audio.io import manifest as manifests
@@ -57,10 +55,30 @@ from gaia_audio.morph.tune import TuneSettings
 REPO = Path(__file__).resolve().parent.parent
 STEPS = 16
 METHODS = ("gaia-audio tuned", "gaia-audio tuned, no detail", "gaia-audio untuned", "WORLD", "cross-fade")
-#: harvest's f0 range per corpus: zebra finch harmonic stacks sit at ~400-900 Hz, above pyworld's
-#: default ceiling (800 Hz); speech keeps pyworld's defaults
-F0_RANGE = {"zebra_finch": (200.0, 1600.0), "speech": (71.0, 800.0)}
-RECIPES = {"zebra_finch": "zebra_finch", "speech": str(REPO / "benchmarks" / "recipes" / "asterisk_speech.yaml")}
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """One corpus of the benchmark: where its units are, which shipped model it measures, its targets."""
+
+    folder: str            # under --data-dir
+    manifest: str          # the units paired: a held-out split, or every unit of a corpus never trained on
+    model: str             # the shipped model measured (--model / --speech-model override)
+    f0_range: tuple[float, float]  # harvest's f0 range for WORLD
+    auc_target: float      # midpoint critic AUC target (issue 21)
+    same_source: bool = False  # pairs may come from one recording (a corpus of one song)
+
+
+#: zebra finch stacks sit at ~400-900 Hz, above pyworld's default f0 ceiling (800 Hz); speech keeps its defaults
+BIRD_F0, SPEECH_F0 = (200.0, 1600.0), (71.0, 800.0)
+CORPORA = {
+    "zebra_finch": Corpus("zebra_finch", "manifest_heldout.csv", "birdsong", BIRD_F0, 0.65),
+    "bengalese": Corpus("bengalese", "manifest.csv", "birdsong", BIRD_F0, 0.65, same_source=True),
+    "speech": Corpus("asterisk_en", "manifest_heldout.csv", "speech", SPEECH_F0, 0.70),
+    "speech_fr": Corpus("asterisk_fr", "manifest.csv", "speech", SPEECH_F0, 0.70),
+}
+#: issue 21's targets for a shipped model
+FIDELITY_DB, CV_MAX, INTER_MAX, SECONDS_MAX = -20.0, 0.2, 0.1, 15.0
 
 
 # ---- data and models ---------------------------------------------------------------------------------
@@ -70,63 +88,30 @@ def split_heldout(root: Path) -> None:
     """Write manifest_train.csv and manifest_heldout.csv (rows i % 3 == 2) beside manifest.csv, if absent."""
     if (root / "manifest_train.csv").is_file() and (root / "manifest_heldout.csv").is_file():
         return
-    rows = manifests.read_manifest(root / "manifest.csv")
-    manifests.write_manifest([r for i, r in enumerate(rows) if i % 3 != 2], root / "manifest_train.csv")
-    manifests.write_manifest([r for i, r in enumerate(rows) if i % 3 == 2], root / "manifest_heldout.csv")
+    manifests.write_split(manifests.read_manifest(root / "manifest.csv"), root)
 
 
-def prepare_zebra_finch(root: Path) -> None:
-    """The SAP example songs cut into syllables (what ``gaia-audio prepare zebra_finch`` does), if absent."""
-    if not (root / "manifest.csv").is_file():
-        from gaia_audio.data.examples import zebra_finch
-
-        zebra_finch.prepare(root)
-
-
-def prepare_asterisk(root: Path, source: Path | None) -> None:
-    """Asterisk's English prompts cut into words at their own 8 kHz, if ``root`` has no manifest yet.
-
-    Without ``source``, fetches the Debian package with ``apt-get download`` into root/raw and unpacks
-    it there. Units: the speech preparation's energy segmentation (``speech_16k`` settings: 100 Hz
-    high-pass, pauses >= 50 ms, 50 ms-1 s units), as ``datasets/speech/prepare.py`` does.
-    """
+def prepare_corpus(name: str, root: Path) -> None:
+    """Fetch and cut corpus ``name`` into ``root`` unless it is there: the SAP songs, the Bengalese finch
+    song bl26lb16 (vocalpy's wheel, never trained on), or Asterisk's 16 kHz prompts (en, fr)."""
     if (root / "manifest.csv").is_file():
         return
-    if source is None:
-        raw = root / "raw"
-        raw.mkdir(parents=True, exist_ok=True)
-        if not list(raw.glob("asterisk-core-sounds-en-wav_*.deb")):
-            subprocess.run(["apt-get", "download", "asterisk-core-sounds-en-wav"], cwd=raw, check=True)
-        deb = sorted(raw.glob("asterisk-core-sounds-en-wav_*.deb"))[-1]
-        subprocess.run(["dpkg-deb", "-x", str(deb), str(raw / "extracted")], check=True)
-        source = raw / "extracted" / "usr" / "share" / "asterisk" / "sounds"
-    params = segment.segmentation_params("speech_16k")
-    rows = []
-    for path in segment.find_recordings(source, (".wav",)):
-        if "silence" in path.relative_to(source).parts:
-            continue
-        y, sr = audio.load(path)
-        units = segment.detect_units(y, sr, **params)
-        rows += segment.write_units(y, sr, units, root / "units", path.relative_to(source).as_posix(), root=root)
-    manifests.write_manifest(rows, root / "manifest.csv")
+    from gaia_audio.data.examples import asterisk, zebra_finch
+
+    if name == "zebra_finch":
+        zebra_finch.prepare(root)
+    elif name == "bengalese":
+        song = zebra_finch.fetch_example_songs(root / "raw", songs=("bl26lb16.wav",))
+        zebra_finch.prepare(root, source=song[0].parent, preset="bengalese_finch")
+    else:
+        asterisk.prepare(root, language="fr" if name == "speech_fr" else "en")
 
 
-def trained_model(corpus: str, root: Path, run_dir: Path) -> Path:
-    """The corpus's model trained on manifest_train.csv at the recipe's budget (reused when already there)."""
-    if not (run_dir / "model.safetensors").is_file():
-        from gaia_audio.training.loop import train
-
-        config = load_config(RECIPES[corpus], [f"data.root={root}", "data.manifest=manifest_train.csv",
-                                               "data.prepare=null", f"runs_dir={run_dir.parent}"])
-        print(f"training the {corpus} model in {run_dir} ({config.train.steps} steps)", file=sys.stderr)
-        train(config, run_dir=run_dir, progress=False)
-    return run_dir
-
-
-def pick_pairs(rows: list[dict], n: int, seed: int = 0) -> list[tuple[dict, dict]]:
-    """``n`` pairs (fixed seed) of held-out units from different recordings (song types, prompts)."""
+def pick_pairs(rows: list[dict], n: int, seed: int = 0, same_source: bool = False) -> list[tuple[dict, dict]]:
+    """``n`` pairs (fixed seed) of units from different recordings (song types, prompts), or any two
+    different units with ``same_source``."""
     candidates = [(i, j) for i in range(len(rows)) for j in range(i + 1, len(rows))
-                  if rows[i]["source"] != rows[j]["source"]]
+                  if same_source or rows[i]["source"] != rows[j]["source"]]
     rng = np.random.default_rng(seed)
     chosen = rng.choice(len(candidates), size=min(n, len(candidates)), replace=False)
     return [(rows[candidates[c][0]], rows[candidates[c][1]]) for c in chosen]
@@ -143,13 +128,14 @@ class Scores:
     last: list[float] = field(default_factory=list)
     cv: list[float] = field(default_factory=list)
     inter: list[float] = field(default_factory=list)
+    steady: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     middles: list[np.ndarray] = field(default_factory=list)
     auc: tuple[float, float] | None = None
 
 
-def method_runs(vm, corpus: str, tune_steps: int):
-    """{method: function(a, b) -> waveforms}."""
+def method_runs(vm, corpus: Corpus, tune_steps: int, methods: tuple[str, ...] = METHODS):
+    """{method: function(a, b) -> waveforms} for each of ``methods``."""
     inv = vm.config.inversion
 
     def gaia(steps_tuned, detail=True):
@@ -158,8 +144,8 @@ def method_runs(vm, corpus: str, tune_steps: int):
                               tune=TuneSettings(detail=detail)).waveforms
         return run
 
-    f0_floor, f0_ceil = F0_RANGE[corpus]
-    return {
+    f0_floor, f0_ceil = corpus.f0_range
+    runs = {
         "gaia-audio tuned": gaia(tune_steps),
         "gaia-audio tuned, no detail": gaia(tune_steps, detail=False),
         "gaia-audio untuned": gaia(0),
@@ -167,16 +153,17 @@ def method_runs(vm, corpus: str, tune_steps: int):
         "cross-fade": lambda a, b: cq.crossfade_morph(vm.frontend, a.y, b.y, STEPS, method=inv.method,
                                                       n_iter=inv.n_iter, momentum=inv.momentum),
     }
+    return {name: runs[name] for name in methods}
 
 
-def score_corpus(corpus: str, model: Path, root: Path, n_pairs: int, tune_steps: int,
-                 critic_seeds: int) -> tuple[dict[str, Scores], float, int]:
-    """Run every method on the corpus's pairs; returns (scores by method, ceiling dB, pairs)."""
+def score_corpus(corpus: Corpus, model, root: Path, n_pairs: int, tune_steps: int, critic_seeds: int,
+                 methods: tuple[str, ...] = METHODS) -> tuple[dict[str, Scores], float, int]:
+    """Run each method on the corpus's pairs; returns (scores by method, ceiling dB, pairs)."""
     from gaia_audio.morph.perceptual import mfcc_distance, perceptual_distance
 
     vm = load_model(model)
-    held = manifests.read_manifest(root / "manifest_heldout.csv")
-    pairs = pick_pairs(held, n_pairs)
+    held = manifests.read_manifest(root / corpus.manifest)
+    pairs = pick_pairs(held, n_pairs, same_source=corpus.same_source)
     endpoint = {}
 
     def unit(row):
@@ -185,8 +172,8 @@ def score_corpus(corpus: str, model: Path, root: Path, n_pairs: int, tune_steps:
             endpoint[row["path"]] = make_endpoint(vm, y, sr, Path(row["path"]).stem)
         return endpoint[row["path"]]
 
-    runs = method_runs(vm, corpus, tune_steps)
-    scores = {name: Scores() for name in METHODS}
+    runs = method_runs(vm, corpus, tune_steps, methods)
+    scores = {name: Scores() for name in methods}
     for row_a, row_b in pairs:
         a, b = unit(row_a), unit(row_b)
         for name, run in runs.items():
@@ -199,8 +186,9 @@ def score_corpus(corpus: str, model: Path, root: Path, n_pairs: int, tune_steps:
             s.last.append(last)
             s.cv.append(cq.step_cv(cq.consecutive_distances(waves, vm.sr, perceptual_distance)))
             s.inter.append(cq.intermediateness(waves, vm.sr, mfcc_distance))
+            s.steady.append(cq.steadiness(waves, vm.sr, perceptual_distance))
             s.middles += [waves[k] for k in cq.middle_steps(STEPS)]
-        print(f"{corpus}: {a.name} -> {b.name} done", file=sys.stderr)
+        print(f"{corpus.folder}: {a.name} -> {b.name} done", file=sys.stderr)
     inv = vm.config.inversion
     units = [unit(r) for pair in pairs for r in pair]
     ceiling = statistics.median(cq.ceiling_db(vm.frontend, u.y, inv.method, inv.n_iter, inv.momentum)
@@ -220,6 +208,11 @@ def _med(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
+def _pct(values: list[float]) -> float | None:
+    """Mean of per-pair fractions, in %."""
+    return 100 * float(np.mean(values)) if values else None
+
+
 def _fmt(value: float | None, spec: str = ".1f") -> str:
     return "n/a" if value is None else format(value, spec)
 
@@ -227,18 +220,18 @@ def _fmt(value: float | None, spec: str = ".1f") -> str:
 def table(scores: dict[str, Scores], ceiling: float) -> str:
     """The markdown table: one row per method."""
     lines = ["| method | fidelity first (dB) | fidelity last (dB) | ceiling (dB) | midpoint AUC | step CV | "
-             "intermediateness | s / continuum |", "|---|---|---|---|---|---|---|---|"]
+             "intermediateness | steady steps | s / continuum |", "|---|---|---|---|---|---|---|---|---|"]
     for name, s in scores.items():
         auc = "n/a" if s.auc is None else f"{s.auc[0]:.2f} ± {s.auc[1]:.2f}"
         lines.append(f"| {name} | {_fmt(_med(s.first))} | {_fmt(_med(s.last))} | {ceiling:.1f} | {auc} | "
-                     f"{_fmt(_med(s.cv), '.2f')} | {_fmt(_med(s.inter), '.3f')} | {_fmt(_med(s.seconds))} |")
+                     f"{_fmt(_med(s.cv), '.2f')} | {_fmt(_med(s.inter), '.3f')} | {_fmt(_pct(s.steady))} | "
+                     f"{_fmt(_med(s.seconds))} |")
     return "\n".join(lines)
 
 
-def verdicts(scores: dict[str, Scores]) -> list[str]:
-    """One line per target of issue 14 §3, "met" or "NOT met", from the measured numbers."""
-    tuned, untuned = scores["gaia-audio tuned"], scores["gaia-audio untuned"]
-    judged = tuned
+def verdicts(scores: dict[str, Scores], auc_target: float = 0.65) -> list[str]:
+    """One line per target of issue 21, "met" or "NOT met", from the measured numbers."""
+    judged, untuned = scores["gaia-audio tuned"], scores["gaia-audio untuned"]
 
     def say(ok: bool, text: str) -> str:
         return f"- {'met' if ok else 'NOT met'}: {text}"
@@ -246,14 +239,18 @@ def verdicts(scores: dict[str, Scores]) -> list[str]:
     fid = max(_med(judged.first), _med(judged.last))
     noise = 2 * max(judged.auc[1], untuned.auc[1])
     out = ["judged row: gaia-audio tuned",
-           say(fid <= -15, f"endpoint fidelity <= -15 dB median (worse end {fid:.1f} dB)"),
-           say(judged.auc[0] <= 0.7 and judged.auc[0] <= untuned.auc[0] + noise,
-               f"midpoint AUC <= 0.7 and no worse than untuned beyond 2 sd ({judged.auc[0]:.2f} vs "
+           say(fid <= FIDELITY_DB, f"ends <= {FIDELITY_DB:g} dB median (worse end {fid:.1f} dB)"),
+           say(judged.auc[0] <= auc_target and judged.auc[0] <= untuned.auc[0] + noise,
+               f"midpoint AUC <= {auc_target:g} and no worse than untuned beyond 2 sd ({judged.auc[0]:.2f} vs "
                f"{untuned.auc[0]:.2f} + {noise:.2f})"),
-           say(_med(judged.cv) <= 0.2, f"step CV <= 0.2 with --spacing equal ({_med(judged.cv):.2f})"),
-           say(_med(judged.inter) <= 0.1, f"intermediateness <= 0.1 ({_med(judged.inter):.3f})")]
-    out.append(say(_med(tuned.seconds) <= 20, f"tuned 16-step continuum <= 20 s ({_med(tuned.seconds):.1f} s)"))
+           say(_med(judged.cv) <= CV_MAX, f"step CV <= {CV_MAX:g} ({_med(judged.cv):.2f})"),
+           say(_med(judged.inter) <= INTER_MAX, f"intermediateness <= {INTER_MAX:g} ({_med(judged.inter):.3f})"),
+           f"- steady steps (farther from a and nearer to b than the one before): {_pct(judged.steady):.0f} %",
+           say(_med(judged.seconds) <= SECONDS_MAX,
+               f"tuned 16-step continuum <= {SECONDS_MAX:g} s ({_med(judged.seconds):.1f} s)")]
     for peer in ("WORLD", "cross-fade"):
+        if peer not in scores:
+            continue
         p = scores[peer]
         fid_ok = (_med(judged.first) + _med(judged.last)) < (_med(p.first) + _med(p.last))
         auc_ok, cv_ok = judged.auc[0] < p.auc[0], _med(judged.cv) < _med(p.cv)
@@ -265,34 +262,35 @@ def verdicts(scores: dict[str, Scores]) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--corpus", choices=("zebra_finch", "speech", "both"), default="both")
-    parser.add_argument("--pairs", type=int, default=8, help="pairs of held-out units per corpus (default 8)")
+    parser.add_argument("--corpus", nargs="+", choices=(*CORPORA, "all"), default=["all"],
+                        help="corpora to measure (default all): held-out units of the shipped models' own "
+                             "corpora (zebra_finch, speech) and corpora they never saw (bengalese, speech_fr)")
+    parser.add_argument("--pairs", type=int, default=8, help="pairs of units per corpus (default 8)")
     parser.add_argument("--quick", action="store_true", help="2 pairs per corpus, 1 critic seed (a smoke test)")
-    parser.add_argument("--model", type=Path, help="zebra finch run folder (default: train one)")
-    parser.add_argument("--speech-model", type=Path, help="speech run folder (default: train one)")
+    parser.add_argument("--model", default=None, help="birdsong model: a shipped name or a run folder "
+                                                      "(default: the shipped birdsong)")
+    parser.add_argument("--speech-model", default=None, help="speech model (default: the shipped speech)")
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS),
+                        help="methods to run (default all; the tuned row is always judged)")
     parser.add_argument("--tune-steps", type=int, default=None, help="tuning steps (default: morph_pair's)")
     parser.add_argument("--critic-seeds", type=int, default=3, help="critics trained per AUC (default 3)")
-    parser.add_argument("--data-dir", type=Path, default=REPO / "data", help="holds zebra_finch/ and asterisk/")
-    parser.add_argument("--speech-source", type=Path, help="folder of the asterisk WAVs (default: apt-get download)")
-    parser.add_argument("--runs-dir", type=Path, default=REPO / "runs" / "continuum_quality")
+    parser.add_argument("--data-dir", type=Path, default=REPO / "data", help="holds one folder per corpus")
     parser.add_argument("--out", type=Path, help="also write the tables and verdicts as markdown here")
     args = parser.parse_args()
     n_pairs, seeds = (2, 1) if args.quick else (args.pairs, args.critic_seeds)
     tune_steps = TuneSettings().steps if args.tune_steps is None else args.tune_steps
+    methods = tuple(m for m in METHODS if m in args.methods or m in ("gaia-audio tuned", "gaia-audio untuned"))
     report = [f"# continuum quality ({STEPS} steps, {os.cpu_count()} CPUs, tune_steps: {tune_steps})"]
     try:
-        for corpus in ("zebra_finch", "speech") if args.corpus == "both" else (args.corpus,):
-            root = args.data_dir / ("zebra_finch" if corpus == "zebra_finch" else "asterisk")
-            if corpus == "zebra_finch":
-                prepare_zebra_finch(root)
-            else:
-                prepare_asterisk(root, args.speech_source)
-            split_heldout(root)
-            model = args.model if corpus == "zebra_finch" else args.speech_model
-            model = model or trained_model(corpus, root, args.runs_dir / corpus)
-            scores, ceiling, n = score_corpus(corpus, model, root, n_pairs, tune_steps, seeds)
-            section = [f"\n## {corpus}: {n} pairs of held-out units, model {model}\n", table(scores, ceiling), "",
-                       *verdicts(scores)]
+        for name in CORPORA if "all" in args.corpus else args.corpus:
+            corpus = CORPORA[name]
+            root = args.data_dir / corpus.folder
+            prepare_corpus(name, root)
+            split_heldout(root)  # a folder prepared before the split was written
+            model = (args.speech_model if corpus.model == "speech" else args.model) or corpus.model
+            scores, ceiling, n = score_corpus(corpus, model, root, n_pairs, tune_steps, seeds, methods)
+            section = [f"\n## {name}: {n} pairs of units from {corpus.manifest}, model {model}\n",
+                       table(scores, ceiling), "", *verdicts(scores, corpus.auc_target)]
             print("\n".join(section), flush=True)
             report += section
     except (GaiaError, ImportError) as err:

@@ -198,3 +198,12 @@ def test_the_no_detail_row_is_shown_but_the_default_is_judged(bench):
     assert lines[-1].endswith("(not on fidelity)")  # equal ends (both the recordings) are not better
     assert "| gaia-audio tuned, no detail | -15.0 | -17.0 | -26.0 | 0.50 ± 0.02 |" in bench.table(rows, -26.0)
     assert [m for m in bench.METHODS] == list(rows)
+
+
+def test_steadiness_counts_the_steps_that_move_from_a_towards_b():
+    assert cq.steadiness(scalar_steps(np.linspace(0, 1, 16)), SR, line_distance) == 1.0
+    # the step that turns back towards a is not steady; the steps around it are
+    assert cq.steadiness(scalar_steps([0, 0.3, 0.2, 0.6, 1.0]), SR, line_distance) == pytest.approx(0.75)
+    assert cq.steadiness(scalar_steps([0, 0, 0, 1]), SR, line_distance) == pytest.approx(1 / 3)
+    with pytest.raises(ConfigError):
+        cq.steadiness(scalar_steps([0]), SR, line_distance)

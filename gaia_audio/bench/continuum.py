@@ -248,6 +248,27 @@ def intermediateness(waveforms: Sequence[np.ndarray], sr: int, distance: Distanc
     return float(abs(np.mean(ratios) - 0.5))
 
 
+def steadiness(waveforms: Sequence[np.ndarray], sr: int, distance: Distance) -> float:
+    """Fraction of steps that move steadily: farther from the first step and nearer to the last than the one before.
+
+    Step k (1 … steps − 1) counts when ``distance(step k, first) > distance(step k − 1, first)`` and
+    ``distance(step k, last) < distance(step k − 1, last)``; 1.0 is a continuum that never turns back.
+
+    Args:
+        waveforms: the steps (>= 2).
+        sr: their sample rate.
+        distance: ``distance(y_a, y_b, sr) -> float``.
+    Returns:
+        the fraction in [0, 1].
+    """
+    if len(waveforms) < 2:
+        raise ConfigError("steadiness needs at least 2 steps")
+    to_a = [float(distance(w, waveforms[0], sr)) for w in waveforms]
+    to_b = [float(distance(w, waveforms[-1], sr)) for w in waveforms]
+    steady = [to_a[k] > to_a[k - 1] and to_b[k] < to_b[k - 1] for k in range(1, len(waveforms))]
+    return float(np.mean(steady))
+
+
 @torch.no_grad()
 def unit_tiles(frontend, waveforms: Sequence[np.ndarray]) -> np.ndarray:
     """(N, 1, n_freq, n_frames) float32 tiles of N waveforms, each one unit tiled as in training."""
