@@ -1,8 +1,8 @@
 """The lines benchmark (Berthelot et al. 2018, "ACAI"): its two exact metrics.
 
 Each 32×32 image holds one anti-aliased line, 2 px wide, from the centre (16, 16) to
-(16 + 15·cos(−θ), 16 + 15·sin(−θ)); background −1, each pixel 2·coverage − 1 (see
-../shared/lines-benchmark.md). Models here see the same images as (x + 1) / 2 in [0, 1]
+(16 + 15·cos(−θ), 16 + 15·sin(−θ)); background −1, each pixel 2·coverage − 1 (Berthelot et al.
+2018, section 3.1). Models here see the same images as (x + 1) / 2 in [0, 1]
 (decoders end in a sigmoid) and are scored back on the [−1, 1] scale:
 
 - Mean Distance: cosine distance of every decoded frame to its nearest of 10,000 reference lines.

@@ -1,6 +1,6 @@
 """Benchmarks that train GAIA and its baselines on one budget and score their interpolations.
 
-``bench_lines`` is the lines benchmark of ../shared/lines-benchmark.md (Mean Distance and
+``bench_lines`` is the lines benchmark of Berthelot et al. 2018, section 3.1 (Mean Distance and
 Smoothness beside the published table); ``bench_stacks`` is its audio counterpart on a family
 of synthetic harmonic stacks (:mod:`gaia_audio.bench.stacks`).
 """
@@ -15,7 +15,8 @@ from gaia_audio.errors import ConfigError
 from gaia_audio.models.export import load_network
 from gaia_audio.training.loop import train
 
-#: Table 1 of Berthelot et al. 2018 as quoted in ../shared/lines-benchmark.md (Mean Distance ×10⁻³,
+#: Table 1 of Berthelot et al. 2018, "Understanding and Improving Interpolation in Autoencoders via an
+#: Adversarial Regularizer" (Mean Distance ×10⁻³,
 #: Smoothness); 262,144 steps of batch 64 there.
 PUBLISHED = {
     "Baseline AE": (6.88, 0.44), "Dropout AE": (2.85, 0.74), "Denoising AE": (4.21, 0.66), "VAE": (1.21, 0.49),

@@ -1,8 +1,8 @@
 """The lines data set of Berthelot et al. 2018 ("ACAI"), drawn fresh for every training batch.
 
 Each 32×32 image holds one anti-aliased line, 2 px wide, from the centre (16, 16) to
-(16 + 15·cos(−θ), 16 + 15·sin(−θ)); background −1, each pixel 2·coverage − 1 (see
-../shared/lines-benchmark.md). Models see the same images as (x + 1) / 2 in [0, 1].
+(16 + 15·cos(−θ), 16 + 15·sin(−θ)); background −1, each pixel 2·coverage − 1 (Berthelot et al.
+2018, section 3.1). Models see the same images as (x + 1) / 2 in [0, 1].
 Coverage is computed by supersampling each pixel on a regular grid (8×8 points by default).
 The benchmark's metrics are in :mod:`gaia_audio.bench.lines`.
 """

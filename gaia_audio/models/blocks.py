@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-#: The epsilon inside AdaIN's and the norms' square roots (gaia-spec.md).
+#: The epsilon inside AdaIN's and the norms' square roots (the reference GAIA code).
 NORM_EPS = 1e-5
 
 # Standard deviation of a unit normal truncated to [-2, 2]; dividing by it keeps the He variance.

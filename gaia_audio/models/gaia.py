@@ -6,7 +6,8 @@ whose scales and biases come from z_s. Its public code is ONE flat vector per it
 ``concat(flatten(z_c), z_s)``, so interpolation, attribute vectors and embeddings all act on the
 same code. Any (C, H, W) works: inputs are padded internally (bottom/right, edge replication) to a
 multiple of the total stride and outputs are cropped back. Activations and conv weights use the
-channels-last layout (faster on CPU and GPU; values are unaffected). See ../shared/gaia-spec.md.
+channels-last layout (faster on CPU and GPU; values are unaffected). Widths and blocks follow
+the reference GAIA code (Sainburg et al. 2018).
 """
 from __future__ import annotations
 

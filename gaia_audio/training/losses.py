@@ -1,6 +1,6 @@
 """GAIA's loss terms, sigmoid balancing, latent interpolation and the baselines' losses.
 
-Pure functions of tensors, no state, following ../shared/gaia-spec.md (the reference code, where
+Pure functions of tensors, no state, following the reference GAIA code (Sainburg et al. 2018; the code, where
 it differs from the blog post). |·| is the mean absolute error over every element.
 """
 from __future__ import annotations

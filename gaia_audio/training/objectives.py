@@ -1,7 +1,7 @@
 """One class per model kind: its optimizers, and its training step returning the named loss terms.
 
 Like StyleGAN2-ADA's ``Loss``, an objective owns what a kind trains and how. GAIA's step follows
-../shared/gaia-spec.md: encode a batch with the generator, decode it and the interpolations
+the reference GAIA code (Sainburg et al. 2018): encode a batch with the generator, decode it and the interpolations
 between its halves, pass all three through the discriminator, and update both networks from that
 one forward pass, each with its own Adam and the learning rate sigmoid balancing sets for this
 step. The AE and VAE baselines train the generator's autoencoder alone with Adam at ``lr_max``.
