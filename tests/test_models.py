@@ -229,3 +229,21 @@ def test_wrong_input_or_code_is_model_error():
         model.encode(torch.rand(1, 32, 32))
     with pytest.raises(ModelError, match=str(model.code_dim)):
         model.decode(torch.zeros(2, model.code_dim + 1))
+
+
+@pytest.mark.parametrize("shape", [(3, 11, 8), (2, 4, 5)])
+def test_upblock_is_exactly_upsample_then_conv(shape):
+    """The sub-pixel form equals nearest ×2 upsampling then the 5×5 conv, values and gradients."""
+    from gaia_audio.models.blocks import UpBlock
+
+    torch.manual_seed(0)
+    block = UpBlock(shape[0] * 2, shape[0]).double()
+    x = torch.randn(2, shape[0] * 2, *shape[1:], dtype=torch.float64, requires_grad=True)
+    reference = torch.nn.Sequential(*list(block))  # the same layers, run one after the other
+    y, y_ref = block(x), reference(x)
+    assert y.shape == (2, shape[0], 2 * shape[1], 2 * shape[2])
+    torch.testing.assert_close(y, y_ref, rtol=0, atol=1e-12)
+    grads = torch.autograd.grad((y * y_ref.detach()).sum(), [x, block[1].weight, block[1].bias])
+    grads_ref = torch.autograd.grad((y_ref * y_ref.detach()).sum(), [x, block[1].weight, block[1].bias])
+    for g, g_ref in zip(grads, grads_ref):
+        torch.testing.assert_close(g, g_ref, rtol=0, atol=1e-10)

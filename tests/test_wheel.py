@@ -81,3 +81,25 @@ def test_the_wheel_runs_every_stage_from_an_empty_folder(wheel_env, tmp_path, lo
                "--quiet", "--set", "model.width=4", "--set", "model.n_res=1", "--set", "train.batch_size=4")
     assert "| AE | 4 |" in done.stdout and (here / "runs" / "bench_lines" / "results.md").is_file()
     assert sorted(p.name for p in here.iterdir()) == ["continuum", "data", "rec", "runs"]  # nothing elsewhere
+
+
+@pytest.mark.slow
+def test_the_wheel_is_small_and_its_models_morph_as_the_brief_says_from_an_empty_folder(wheel_env, tmp_path):
+    wheel = next(wheel_env.parent.parent.glob("dist/gaia_audio-*.whl"))
+    assert wheel.stat().st_size <= 50 * 2 ** 20, f"the wheel is {wheel.stat().st_size / 2 ** 20:.1f} MB"
+    here = tmp_path / "empty"
+    here.mkdir()
+    examples = {}
+    for name in ("birdsong", "speech"):
+        code = f"from gaia_audio import pretrained; print(pretrained.model_dir('{name}'))"
+        folder = Path(run(wheel_env, here, "python", "-c", code).stdout.strip())
+        assert str(wheel_env.parent) in str(folder)  # the weights come from the installed wheel
+        examples[name] = sorted((folder / "examples").glob("*.wav"))
+    # exactly the brief's command: the default (birdsong) model, default tuning and spacing, a new folder
+    a, b = examples["birdsong"]
+    done = run(wheel_env, here, "gaia-audio", "morph", str(a), str(b), "--steps", "16")
+    assert f"16 sounds written to {a.stem}_to_{b.stem} " in done.stdout
+    assert len(list((here / f"{a.stem}_to_{b.stem}").glob("step_*.wav"))) == 16
+    a, b = examples["speech"]
+    done = run(wheel_env, here, "gaia-audio", "morph", str(a), str(b), "--steps", "16", "--model", "speech")
+    assert len(list((here / f"{a.stem}_to_{b.stem}").glob("step_*.wav"))) == 16
