@@ -176,13 +176,36 @@ def _deep_merge(base: dict, over: dict) -> dict:
     return out
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without aliases: ``*name`` can repeat a node without bound (a 453-byte
+    "billion laughs" grows to gigabytes), and no recipe or model needs one."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.events.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(None, None, f"aliases (*name) are not allowed, line {mark.line + 1}",
+                                              mark)
+        return super().compose_node(parent, index)
+
+
+def safe_load(text: str):
+    """Parse YAML as ``yaml.safe_load`` does, refusing aliases (:class:`_NoAliasLoader`) and texts over 1 MB.
+
+    Raises:
+        yaml.YAMLError: not valid YAML, an alias, or too long.
+    """
+    if len(text) > MAX_YAML_CHARS:
+        raise yaml.YAMLError(f"{len(text)} characters, more than a recipe's {MAX_YAML_CHARS}")
+    return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 (a SafeLoader)
+
+
 def read_yaml(path: str | os.PathLike) -> dict:
     """Safe-load a YAML mapping, with one-line errors naming the file."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError("no such recipe file", path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as err:
         problem = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise ConfigError(f"not valid YAML ({problem})", path) from None
@@ -218,7 +241,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         raise ConfigError(f"override '{text}' must look like key.sub=value")
     key, raw = text.split("=", 1)
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = safe_load(raw) if raw.strip() else None
     except yaml.YAMLError:
         value = raw
     return [k for k in key.strip().split(".") if k], value
@@ -289,7 +312,8 @@ def check_values(config: Config, source: str = "<recipe>") -> Config:
         ConfigError: naming the key, e.g. a zero batch size or a NaN learning rate.
     """
     tc, dc = config.train, config.data
-    rules = [("train.steps", tc.steps >= 0, ">= 0"), ("train.batch_size", tc.batch_size >= 1, ">= 1"),
+    rules = [("train.steps", 0 <= tc.steps <= MAX_TRAIN_STEPS, f"in 0..{MAX_TRAIN_STEPS}"),
+             ("train.batch_size", 1 <= tc.batch_size <= MAX_BATCH, f"in 1..{MAX_BATCH}"),
              ("train.lr_max", math.isfinite(tc.lr_max) and tc.lr_max > 0, "a finite number > 0"),
              ("train.distance_weight", math.isfinite(tc.distance_weight) and tc.distance_weight >= 0,
               "finite and >= 0"),
@@ -301,7 +325,7 @@ def check_values(config: Config, source: str = "<recipe>") -> Config:
              ("train.max_bad_steps", tc.max_bad_steps >= 0, ">= 0"),
              ("train.ema_kimg", 0 <= tc.ema_kimg <= 1e6, "in 0..1e6"),
              ("train.ema_rampup", 0 < tc.ema_rampup <= 1, "in (0, 1]"),
-             ("train.threads", tc.threads >= 0, ">= 0"),
+             ("train.threads", 0 <= tc.threads <= MAX_THREADS, f"in 0..{MAX_THREADS} (0: torch's default)"),
              ("train.device", bool(_DEVICE_RE.match(tc.device)), "auto, cpu, mps, cuda or cuda:N"),
              ("data.prepare", dc.prepare is None or dc.prepare in FETCHABLE_DATASETS,
               f"null or one of {', '.join(FETCHABLE_DATASETS)} (an example dataset's name, never a path)"),
@@ -342,6 +366,19 @@ MAX_STEPS, MAX_ALPHA = 10_000, 10.0
 MAX_SILENCE_MS, MAX_RAMP_MS = 60_000.0, 10_000.0
 #: quietest target level or peak ceiling of an export (dBFS or LUFS); the loudest is 0.
 MIN_LEVEL_DB = -100.0
+#: longest recipe or stored config (characters); the built-in ones are under 4000.
+MAX_YAML_CHARS = 1_000_000
+#: most training steps, images per batch, and CPU threads (torch segfaults at 100000 threads).
+MAX_TRAIN_STEPS, MAX_BATCH, MAX_THREADS = 10**9, 65_536, 1024
+#: largest seed any command takes (numpy's and torch's generators take 64-bit seeds).
+MAX_SEED = 2**63 - 1
+#: most repetitions of a trial design (``trials``/``experiment --repeats``): a 16-step AX list
+#: repeated 1000 times is 60,000 trials, far past any session.
+MAX_REPEATS = 1000
+#: most sounds of a grid or barycentric morph (``--steps`` is per edge there: 10000 steps would be 10⁸ sounds)
+MAX_LATTICE_SOUNDS = 5000
+#: largest multiple of an attribute vector (``--extent``, in standard deviations).
+MAX_EXTENT = 100.0
 #: the inversion methods (``gaia_audio.inversion.METHODS``; this module may not import that one).
 INVERSION_METHODS = ("pghi+fgla", "pghi", "fgla")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from gaia_audio.cli.options import one_line_errors
+from gaia_audio.cli.options import SEED, one_line_errors
 
 
 def _check_writable(folder: str | os.PathLike) -> None:
@@ -35,7 +35,7 @@ def _check_writable(folder: str | os.PathLike) -> None:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Folder of the runs [default: runs/bench_NAME]; finished runs there are reused.")
 @click.option("--kinds", default="ae,vae,gaia", show_default=True, help="Models to train, comma-separated.")
-@click.option("--pairs", "n_pairs", type=click.IntRange(1, None), default=500, show_default=True,
+@click.option("--pairs", "n_pairs", type=click.IntRange(1, 100_000), default=500, show_default=True,
               help="Random endpoint pairs to interpolate.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a recipe key for every model, e.g. --set model.width=8 (repeatable).")
@@ -71,11 +71,11 @@ def bench(name, steps, out_dir, kinds, n_pairs, overrides, quiet):
               help="Folder for evaluation.json and evaluation.md [default: RUN].")
 @click.option("--data", "data_root", type=click.Path(file_okay=False), default=None,
               help="The dataset folder, if it moved since training [default: the run's data.root].")
-@click.option("--pairs", "n_pairs", type=click.IntRange(4, None), default=256, show_default=True,
+@click.option("--pairs", "n_pairs", type=click.IntRange(4, 100_000), default=256, show_default=True,
               help="Random held-out pairs for the path metrics and midpoints.")
-@click.option("--critic-steps", type=click.IntRange(1, None), default=300, show_default=True,
+@click.option("--critic-steps", type=click.IntRange(1, 100_000), default=300, show_default=True,
               help="Training steps of the independent critic.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--grid", type=click.Path(dir_okay=False), default=None,
               help="Also draw the paper's figure here: x, D(x), G(x), D(G(x)), latent interpolations beside "
                    "pixel cross-fades (as RUN/evaluation_grid.png it also shows on RUN/index.html).")
@@ -118,7 +118,7 @@ def evaluate(run, out_dir, data_root, n_pairs, critic_steps, seed, grid):
               help="Also draw this many strips of interpolations between nearest neighbours (OUT_neighbors.png).")
 @click.option("--data", "data_root", type=click.Path(file_okay=False), default=None,
               help="The dataset folder, if it moved since training.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @one_line_errors
 def embed(run, out, label, neighbors, data_root, seed):
     """Encode RUN's dataset, project the codes to 2-D with UMAP and draw them coloured by a label.

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import click
 
-from gaia_audio.cli.options import export_options, one_line_errors
+from gaia_audio.cli.options import FiniteRange, export_options, one_line_errors
+from gaia_audio.config import MAX_EXTENT, MAX_LATTICE_SOUNDS
 
 
 def _run_export(kind: str, make_results, opts: dict, inputs: list[str], read: tuple = ()) -> None:
@@ -143,7 +144,8 @@ def _attribute_maker(path: str, opts: dict):
 @export_options
 @click.option("--attribute", default=None, metavar="NAME",
               help="Move one INPUT along attribute NAME (from 'gaia-audio attributes') instead of morphing.")
-@click.option("--extent", nargs=2, type=float, default=(-3.0, 3.0), show_default=True, metavar="LO HI",
+@click.option("--extent", nargs=2, type=FiniteRange(-MAX_EXTENT, MAX_EXTENT), default=(-3.0, 3.0), show_default=True,
+              metavar="LO HI",
               help="With --attribute: first and last multiple of the attribute vector (standard deviations).")
 @one_line_errors
 def morph(inputs, **opts):
@@ -202,6 +204,9 @@ def continuum(pairs, grid, **opts):
     if (pairs is None) == (grid is None):
         raise click.UsageError("give either a PAIRS csv or --grid A B C D")
     if grid is not None:
+        if opts["steps"] ** 2 > MAX_LATTICE_SOUNDS:  # refused before any work (morph.paths.grid_weights says it too)
+            raise click.BadParameter(f"a grid of {opts['steps']} steps per side makes {opts['steps'] ** 2} sounds "
+                                     f"(more than {MAX_LATTICE_SOUNDS})", param_hint="--steps")
         inputs = list(grid)
 
         def make(vm):

@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from gaia_audio.config import MAX_ALPHA, MAX_RAMP_MS, MAX_SILENCE_MS, MAX_SR, MAX_STEPS, MIN_LEVEL_DB
+from gaia_audio.config import MAX_ALPHA, MAX_RAMP_MS, MAX_SEED, MAX_SILENCE_MS, MAX_SR, MAX_STEPS, MIN_LEVEL_DB
 from gaia_audio.errors import GaiaError, one_line
 from gaia_audio.io import signals
 
@@ -44,6 +44,9 @@ class FiniteRange(click.FloatRange):
             self.fail(f"{value!r} is not a number", param, ctx)
         return number
 
+
+#: a seed any of numpy's and torch's generators takes
+SEED = click.IntRange(0, MAX_SEED)
 
 _DEVICE = re.compile(r"^(cpu|mps|cuda(:(?P<index>\d+))?)$")
 
@@ -115,7 +118,7 @@ def export_options(func):
         click.option("--channel", type=int, default=None,
                      help="Use this channel (from 0) of multichannel inputs instead of mixing them down "
                           "(mono inputs are used as they are; a channel that no input has is an error)."),
-        click.option("--seed", type=int, default=0, show_default=True,
+        click.option("--seed", type=SEED, default=0, show_default=True,
                      help="Seed of torch's generator, recorded in provenance.json (the morph is deterministic)."),
         click.option("--device", default="cpu", show_default=True, callback=check_device,
                      help="cpu, cuda, cuda:N or mps: one this machine has."),

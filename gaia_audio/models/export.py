@@ -18,7 +18,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from gaia_audio import __version__, pretrained
-from gaia_audio.config import MAX_TILE_SIDE, Config, check_model_values, from_dict, to_dict
+from gaia_audio.config import MAX_TILE_SIDE, Config, check_model_values, from_dict, safe_load, to_dict
 from gaia_audio.errors import ConfigError, ModelError, TrainingError
 from gaia_audio.io.files import atomic_write, write_text
 from gaia_audio.models import build_model
@@ -85,7 +85,7 @@ def read_exported(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], Con
     if metadata.get("format") != "gaia-audio" or "config" not in metadata:
         raise ModelError("not a gaia-audio model (safetensors file without gaia-audio metadata)", path)
     try:
-        config = from_dict(Config, yaml.safe_load(metadata["config"]) or {}, str(path))
+        config = from_dict(Config, safe_load(metadata["config"]) or {}, str(path))
         tile_shape = tuple(int(v) for v in json.loads(metadata["tile_shape"]))
         extra = json.loads(metadata.get("extra", "{}"))
     except (yaml.YAMLError, ValueError, TypeError) as err:
