@@ -2,8 +2,10 @@
 early, in one line, before memory or disk can run out."""
 from __future__ import annotations
 
+import os
 import time
 
+import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
@@ -94,3 +96,74 @@ def test_options_without_an_upper_bound_now_have_one(tmp_path, monkeypatch, args
     monkeypatch.chdir(tmp_path)
     _one_line_error(_invoke(*args), needle)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_resynth_never_replaces_its_input(tmp_path):
+    wav = write_wav(tmp_path / "rec.wav", synthetic_unit(0), 44100)
+    before = wav.read_bytes()
+    _one_line_error(_invoke("resynth", wav, tmp_path / "." / "rec.wav"), "OUT is IN")
+    assert wav.read_bytes() == before
+
+
+def test_a_fifo_or_a_symlink_loop_is_one_line_and_never_blocks(tmp_path):
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)
+    loop = tmp_path / "loop.wav"
+    loop.symlink_to(loop)
+    wav = write_wav(tmp_path / "a.wav", synthetic_unit(0), 44100)
+    for bad, needle in ((fifo, "not a regular file"), (loop, "loops")):
+        for args in (["morph", bad, wav, "--steps", 3, "-o", tmp_path / "out"],
+                     ["spectrogram", bad, tmp_path / "s.png"]):
+            start = time.perf_counter()
+            _one_line_error(_invoke(*args), str(bad), needle)
+            assert time.perf_counter() - start < 60
+    assert not (tmp_path / "out").exists() and not (tmp_path / "s.png").exists()
+
+
+def test_a_dollar_in_a_name_or_title_is_drawn_as_it_is(tmp_path):
+    wav = write_wav(tmp_path / "price$5.wav", synthetic_unit(0), 44100)
+    res = _invoke("spectrogram", wav, tmp_path / "s.png", "--title", "cost $x")
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "s.png").stat().st_size > 1000
+
+
+def test_a_constant_input_is_refused_as_no_sound(tmp_path):
+    dc = write_wav(tmp_path / "dc.wav", np.full(8000, 0.25, np.float32), 44100)
+    _one_line_error(_invoke("spectrogram", dc, tmp_path / "s.png"), "dc.wav", "constant input")
+
+
+@pytest.mark.parametrize("extra, key", [({"d_error_real": [1, 2]}, "d_error_real"),
+                                        ({"max_unit_frames": "lots"}, "max_unit_frames"),
+                                        ({"step": -1}, "step"),
+                                        ({"code_stats": {"mean": "x", "std": [1.0]}}, "code_stats"),
+                                        ({"code_stats": {"mean": [1.0, 2.0], "std": [1.0]}}, "code_stats")])
+def test_bad_values_in_a_models_metadata_are_refused_on_load(tmp_path, extra, key):
+    import json
+
+    from gaia_audio.models.export import check_extra
+
+    with pytest.raises(ModelError, match=f"'{key}'"):
+        check_extra(extra, tmp_path / "model.safetensors")
+    with pytest.raises(ModelError, match="not a mapping"):
+        check_extra(json.loads("[1, 2]"), tmp_path / "model.safetensors")
+    check_extra({"step": 5, "d_error_real": 0.1, "max_unit_frames": 200,
+                 "code_stats": {"mean": [0.0, 1.0], "std": [1.0, 2.0]}}, tmp_path / "model.safetensors")
+
+
+def test_attribute_labels_near_the_float_limit_and_string_vectors_are_refused(tmp_path):
+    import json
+
+    from gaia_audio.analysis.attributes import fit_attribute_vectors, load_attribute
+    from gaia_audio.errors import DataError
+
+    codes = np.random.default_rng(0).normal(size=(6, 4))
+    with pytest.raises(DataError, match="too large"):
+        fit_attribute_vectors(codes, {"size": [str(v) for v in (1e308, -1e308, 1e308, -1e308, 5e307, 0.0)]})
+    path = tmp_path / "attributes.json"
+    for vector in (["1", "2", "3", "4"], [1.0, "x", 3.0, 4.0], [1e300, 0, 0, 0], None):
+        path.write_text(json.dumps({"code_dim": 4, "attributes": {"age": {"vector": vector}}}))
+        with pytest.raises(ModelError, match="age"):
+            load_attribute(path, "age", 4)
+    path.write_text(json.dumps({"attributes": ["age"]}))
+    with pytest.raises(ModelError, match="not an attributes file"):
+        load_attribute(path, "age", 4)

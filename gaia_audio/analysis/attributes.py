@@ -65,6 +65,8 @@ def fit_attribute_vectors(codes: np.ndarray, labels: dict[str, list[str]]) -> di
             residual = codes[keep] - design @ coef
             total = ((codes[keep] - codes[keep].mean(axis=0)) ** 2).sum()
             std = float(np.std(y[keep]))
+            if not (np.isfinite(std) and np.all(np.isfinite(coef))):  # labels near 1e308 overflow the fit
+                raise DataError(f"label '{name}' holds numbers too large to fit (the fit overflows); rescale them")
             found[name] = {"vector": (coef[1] * std).tolist(), "kind": kind, "n": int(keep.sum()), "std": std,
                            "r2": float(1 - (residual ** 2).sum() / max(total, 1e-30))}
     if not found:
@@ -133,11 +135,19 @@ def load_attribute(path: str | os.PathLike, name: str, code_dim: int) -> np.ndar
     try:
         saved = json.loads(path.read_text(encoding="utf-8"))
         found = saved["attributes"]
+        if not isinstance(found, dict):
+            raise TypeError
     except (ValueError, KeyError, TypeError):
         raise ModelError("not an attributes file", path) from None
     if name not in found:
         raise ModelError(f"no attribute {name!r} (have: {', '.join(sorted(found))})", path)
-    vector = np.asarray(found[name]["vector"], np.float32)
+    values = found[name].get("vector") if isinstance(found[name], dict) else None
+    if not isinstance(values, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise ModelError(f"attribute {name!r} is not a list of numbers", path)
+    vector = np.asarray(values, np.float64)
+    if not np.all(np.isfinite(vector)) or np.abs(vector).max(initial=0) > 1e6:
+        raise ModelError(f"attribute {name!r} is not a list of finite numbers of a code's size", path)
+    vector = vector.astype(np.float32)
     if vector.shape != (code_dim,):
         raise ModelError(f"attribute {name!r} has {vector.size} dimensions, the model's code {code_dim}", path)
     return vector

@@ -7,6 +7,7 @@ import click
 
 from gaia_audio.cli.options import frontend_options, one_line_errors
 from gaia_audio.config import MAX_N_ITER
+from gaia_audio.errors import AudioError
 
 
 def _frontend_input(input_path: str, preset: str, kind: str | None, channel: int | None):
@@ -61,6 +62,8 @@ def resynth(input_path, output_path, preset, kind, channel, method, n_iter, subt
     from gaia_audio.spectral.metrics import spectral_convergence_db
 
     defaults = InversionConfig()
+    if Path(output_path).resolve() == Path(input_path).resolve():  # the recording would be replaced
+        raise AudioError("OUT is IN: resynth writes a new file and never replaces its input", output_path)
     frontend, y = _frontend_input(input_path, preset, kind, channel)
     with torch.no_grad():
         S = frontend(torch.from_numpy(y))  # (1, n_freq, T)

@@ -57,7 +57,7 @@ def _export_with(kind: str, make_results, opts: dict, inputs: list[str], worker,
                                         level=opts["level"], ramp_ms=opts["ramp_ms"],
                                         silence_before_ms=opts["silence_ms"][0], silence_after_ms=opts["silence_ms"][1])
     torch.manual_seed(opts["seed"])
-    vm = load_model(opts["model_path"], device=opts["device"])
+    vm = load_model(opts["model_path"], device=opts["device"])  # hashed as loaded (vm.checksum)
     settings.check_band(getattr(vm.frontend, "fmax", None), vm.path)  # before any slow work
     results = make_results(vm)
     notes = list(dict.fromkeys(n for r in results for n in r.notes))

@@ -6,7 +6,9 @@ full scale at ±1. Every user mistake (missing, empty, corrupt or unusable file)
 """
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import warnings
 from pathlib import Path
 
@@ -50,13 +52,7 @@ def load(path: str | os.PathLike, sr: int | None = None, mono: bool = True,
         AudioError: missing, empty or unreadable file, unsupported format, zero samples,
             NaN/Inf samples, or channel out of range.
     """
-    path = Path(path)
-    if not path.exists():
-        raise AudioError("file not found", path)
-    if path.is_dir():
-        raise AudioError("is a folder, not an audio file", path)
-    if path.stat().st_size == 0:
-        raise AudioError("empty file (0 bytes)", path)
+    path = check_input_file(path)
     y, file_sr = _read(path)  # (channels, n)
     if y.shape[1] == 0:
         raise AudioError("no audio samples in file (0 frames)", path)
@@ -100,6 +96,34 @@ def to_mono(y: np.ndarray, channel: int | None = None,
     return y[channel % y.shape[0]], f"channel {channel % y.shape[0]} of {y.shape[0]} used"
 
 
+def check_input_file(path: str | os.PathLike) -> Path:
+    """Refuse what is not a regular, non-empty file before anything opens it.
+
+    A FIFO would block the reader forever, a device never ends, and a symlink loop raises deep
+    inside the reader; each is one error naming the path.
+
+    Returns:
+        ``path`` as a Path.
+    Raises:
+        AudioError: missing, a symlink loop, a folder, not a regular file, or empty.
+    """
+    path = Path(path)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise AudioError("file not found", path) from None
+    except OSError as err:  # ELOOP, EACCES, ENAMETOOLONG, ...
+        why = "a symbolic link that loops" if err.errno == errno.ELOOP else os.strerror(err.errno or 0).lower()
+        raise AudioError(f"cannot open: {why}", path) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise AudioError("is a folder, not an audio file", path)
+    if not stat.S_ISREG(info.st_mode):
+        raise AudioError("not a regular file (a FIFO, device or socket): give an audio file", path)
+    if info.st_size == 0:
+        raise AudioError("empty file (0 bytes)", path)
+    return path
+
+
 def check_channel(paths: list[str | os.PathLike], channel: int | None) -> None:
     """Refuse a ``channel`` that none of the input files has, reading their headers only.
 
@@ -110,6 +134,8 @@ def check_channel(paths: list[str | os.PathLike], channel: int | None) -> None:
     Raises:
         AudioError: naming the first input.
     """
+    for path in paths:
+        check_input_file(path)
     if channel is None or not paths:
         return
     counts = []

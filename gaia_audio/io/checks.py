@@ -11,7 +11,7 @@ way wherever it goes. In order, it refuses (``AudioError`` naming the input):
    would measure nothing;
 3. fewer samples than one analysis window (``win_length``) at the front end's rate, counted
    after resampling (:func:`gaia_audio.io.audio.resample`'s length, ``ceil(n * frontend_sr / sr)``);
-4. a signal of zeros (``silent input``).
+4. a signal of zeros (``silent input``), or of one constant value (a DC offset, no sound).
 
 A near-silent signal (peak below :data:`NEAR_SILENT_DBFS`) is not refused: it gets a note, and
 the command goes on. A morph then applies one more rule to the spectrogram the model will see,
@@ -83,6 +83,8 @@ def check_signal(y: np.ndarray, sr: int, name: str | os.PathLike, frontend_sr: i
     peak = float(np.max(np.abs(y)))
     if peak == 0:
         raise AudioError("silent input (all samples are zero)", name)
+    if float(np.ptp(y)) == 0:
+        raise AudioError("constant input (a DC offset, no sound): every sample is the same", name)
     peak_dbfs = 20 * math.log10(peak)
     if peak_dbfs < NEAR_SILENT_DBFS:
         return [f"{os.fspath(name)}: near-silent: its peak is {peak_dbfs:.0f} dBFS, below {NEAR_SILENT_DBFS:g} dBFS, "

@@ -24,6 +24,12 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
+def plain_text(text: str | None) -> str:
+    """``text`` as matplotlib should draw it, literally: a ``$`` in a file name or a title would
+    otherwise start mathtext (and a lone one raise)."""
+    return "" if text is None else str(text).replace("$", r"\$")
+
+
 def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 150) -> Path:
     """Write ``fig`` atomically; the format follows the extension (.png, .pdf, .svg).
 
@@ -79,7 +85,7 @@ def spectrogram_figure(S: np.ndarray, sr: int, hop_length: int, frequencies: np.
     ax.set_xlabel("time (s)")
     ax.set_ylabel("frequency (kHz)")
     if title:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(plain_text(title), fontsize=10)
     fig.colorbar(mesh, ax=ax, label=label, pad=0.01)
     return fig
 
@@ -149,10 +155,10 @@ def continuum_strip(strips: list[tuple[str, list[np.ndarray], list]], path: str 
                                  for k, (a, n) in enumerate(zip(alphas, numeric))], fontsize=7)
         top.set_xlabel("α" if any(numeric) else "step", fontsize=8)
         ax.set_ylabel("kHz" if freq_range else "bin")
-        ax.set_title(name, fontsize=9, loc="left")
+        ax.set_title(plain_text(name), fontsize=9, loc="left")
     axes[-1].set_xlabel("time (s), steps side by side" if hop_length else "frame, steps side by side")
     if title:
-        fig.suptitle(title)
+        fig.suptitle(plain_text(title))
     return save_figure(fig, path, dpi=110)
 
 
@@ -187,9 +193,9 @@ def tile_grid(rows: list[tuple[str, Any]], path: str | os.PathLike, title: str |
                     ax.imshow(np.clip(tile.transpose(1, 2, 0), 0, 1))
                 else:
                     ax.imshow(tile, origin="lower", aspect="auto", cmap="magma", vmin=0, vmax=1)
-        axes[r][0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+        axes[r][0].set_ylabel(plain_text(label), rotation=0, ha="right", va="center", fontsize=8)
     if title:
-        fig.suptitle(title, fontsize=9)
+        fig.suptitle(plain_text(title), fontsize=9)
     fig.subplots_adjust(left=0.12, right=0.99, bottom=0.01, top=0.92 if title else 0.99, wspace=0.05, hspace=0.08)
     return save_figure(fig, path, dpi=100)
 
@@ -230,7 +236,7 @@ def embedding_scatter(xy: np.ndarray, labels: list[str], path: str | os.PathLike
         values = None
     if values is not None and len(set(labels)) > max_categories:
         points = ax.scatter(xy[:, 0], xy[:, 1], c=values, s=size, cmap="viridis", linewidths=0)
-        fig.colorbar(points, ax=ax, label=label_name)
+        fig.colorbar(points, ax=ax, label=plain_text(label_name))
     else:
         categories, counts = np.unique(np.asarray(labels, dtype=object).astype(str), return_counts=True)
         order = categories[np.argsort(-counts)]
@@ -238,12 +244,12 @@ def embedding_scatter(xy: np.ndarray, labels: list[str], path: str | os.PathLike
         for c in order:
             keep = np.array([lab == c for lab in labels])
             ax.scatter(xy[keep, 0], xy[keep, 1], s=size, linewidths=0, color=colours.get(c, "0.7"),
-                       label=(c or "(none)") if c in colours else None)
+                       label=plain_text(c or "(none)") if c in colours else None)
         if 1 < len(order):
-            ax.legend(title=label_name, fontsize=7, markerscale=2, loc="best")
+            ax.legend(title=plain_text(label_name), fontsize=7, markerscale=2, loc="best")
     ax.set_xlabel("UMAP 1")
     ax.set_ylabel("UMAP 2")
-    ax.set_title(title or "", fontsize=10)
+    ax.set_title(plain_text(title or ""), fontsize=10)
     return save_figure(fig, path, dpi=120)
 
 
@@ -297,7 +303,7 @@ def plot_segmentation(rows: list[tuple[str, Any]], path: str | os.PathLike, titl
         ax.set_ylim(floor, top)
         ax.set_xlim(0, max(float(rec.times[-1]) if len(rec.times) else 1.0, 1e-3))
         ax.set_ylabel("dB re loud")
-        ax.set_title(f"{name}: {len(rec.units)} units, {len(rec.dropped)} dropped", fontsize=9, loc="left")
+        ax.set_title(plain_text(f"{name}: {len(rec.units)} units, {len(rec.dropped)} dropped"), fontsize=9, loc="left")
     axes[-1].set_xlabel("time (s)")
     handles = [Line2D([], [], color="0.2", lw=0.8, label="band energy"),
                Line2D([], [], color="C0", ls="--", label="threshold"), Patch(color="C2", alpha=0.25, label="unit")]
@@ -305,6 +311,6 @@ def plot_segmentation(rows: list[tuple[str, Any]], path: str | os.PathLike, titl
     handles += [Line2D([], [], color="C4", ls=":", label="split (too long)"),
                 Line2D([], [], color="0.5", lw=3, label="gap bridged (< min_silence)")]
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(plain_text(title), fontsize=10)
     fig.legend(handles=handles, fontsize=7, loc="outside lower center", ncol=min(4, len(handles)), frameon=False)
     return save_figure(fig, path, dpi=110)

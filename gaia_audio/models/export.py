@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from pathlib import Path
 
@@ -92,8 +93,35 @@ def read_exported(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], Con
         raise ModelError(f"model metadata is damaged ({err})", path) from None
     if len(tile_shape) != 3 or not all(1 <= v <= MAX_TILE_SIDE for v in tile_shape):
         raise ModelError(f"model metadata is damaged (tile shape {tile_shape})", path)
+    check_extra(extra, path)
     check_stored_config(config, path)
     return weights, config, tile_shape, extra
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_extra(extra, path: str | os.PathLike) -> None:
+    """Refuse exported metadata whose known keys hold the wrong kind of value (a list where a number
+    belongs, a string for the code statistics), before anything computes with them.
+
+    Raises:
+        ModelError: naming the key and ``path``.
+    """
+    if not isinstance(extra, dict):
+        raise ModelError("model metadata is damaged (its 'extra' is not a mapping)", path)
+    rules = {"step": lambda v: _finite(v) and v >= 0, "d_error_real": lambda v: v is None or (_finite(v) and v >= 0),
+             "max_unit_frames": lambda v: v is None or (_finite(v) and 1 <= v <= 10**9)}
+    for key, ok in rules.items():
+        if key in extra and not ok(extra[key]):
+            raise ModelError(f"model metadata is damaged ('{key}' is {extra[key]!r:.40})", path)
+    stats = extra.get("code_stats")
+    if stats is not None:
+        good = isinstance(stats, dict) and all(
+            isinstance(stats.get(k), list) and stats[k] and all(_finite(v) for v in stats[k]) for k in ("mean", "std"))
+        if not good or len(stats["mean"]) != len(stats["std"]):
+            raise ModelError("model metadata is damaged ('code_stats' is not two equal lists of numbers)", path)
 
 
 def check_stored_config(config: Config, path: str | os.PathLike) -> None:

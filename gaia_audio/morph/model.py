@@ -26,7 +26,7 @@ from gaia_audio.inversion import invert
 from gaia_audio.io import audio
 from gaia_audio.io.checks import QUIET_DB, check_loud_enough, check_signal
 from gaia_audio.io.files import file_sha256
-from gaia_audio.models.export import load_network
+from gaia_audio.models.export import load_network, resolve_model_path
 from gaia_audio.pretrained import DEFAULT_MODEL, PRETRAINED_DIR
 from gaia_audio.spectral.presets import make_frontend
 
@@ -109,8 +109,14 @@ class VocalModel:
         return self.path.parent.name if self.path.parent.parent == PRETRAINED_DIR else str(self.path)
 
     def checksum(self) -> str | None:
-        """SHA-256 of the model file (None for a model built in memory)."""
-        return None if self.path is None else file_sha256(self.path)
+        """SHA-256 of the model file as it was loaded (None for a model built in memory).
+
+        :func:`load_model` hashes the file before and after reading it, so a file replaced while a
+        morph runs cannot be recorded in its provenance in place of the one that made the sounds.
+        """
+        if self.path is None:
+            return None
+        return self.loaded_sha256 if getattr(self, "loaded_sha256", None) else file_sha256(self.path)
 
     # ---- building blocks ------------------------------------------------------------------
 
@@ -215,12 +221,18 @@ def load_model(path: str | os.PathLike = DEFAULT_MODEL, device: str | torch.devi
     Raises:
         ModelError: missing file, not a gaia-audio model, or weights that do not fit the recipe.
     """
-    model, config, extra = load_network(path)
+    file = resolve_model_path(path)
+    sha256 = file_sha256(file)
+    model, config, extra = load_network(file)
+    if file_sha256(file) != sha256:
+        raise ModelError("the model file changed while it was being read; try again", file)
     frontend = make_frontend(**dataclasses.asdict(config.frontend))
     if tuple(frontend.tile_shape) != tuple(extra["tile_shape"][1:]):
         raise ModelError(f"model tile shape {tuple(extra['tile_shape'][1:])} does not match its front end's "
                          f"{tuple(frontend.tile_shape)}", extra["path"])
-    return VocalModel(model, frontend, config, extra, extra["path"], device)
+    vm = VocalModel(model, frontend, config, extra, extra["path"], device)
+    vm.loaded_sha256 = sha256
+    return vm
 
 
 @dataclass
