@@ -76,15 +76,6 @@ def prepare(name, args):
       gaia-audio prepare asterisk --language fr --out data/asterisk_fr
       gaia-audio prepare speech --source recordings/ --out data/speech
     """
-    import argparse
-    from unittest import mock
-
     from gaia_audio.data.examples import example_module
 
-    def one_line(parser, message):  # argparse's usage errors: two lines and exit 2; ours: one line, exit 1
-        click.echo(f"error: gaia-audio prepare {name}: {message} (gaia-audio prepare {name} --help)", err=True)
-        sys.exit(1)
-
-    with mock.patch.object(argparse.ArgumentParser, "error", one_line):
-        code = example_module(name).main(list(args))
-    sys.exit(code)
+    sys.exit(example_module(name).main(list(args), prog=f"gaia-audio prepare {name}"))  # its usage errors: one line

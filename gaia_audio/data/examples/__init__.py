@@ -6,6 +6,7 @@ names (``--source``). Only these modules are ever run: a recipe's ``data.prepare
 """
 from __future__ import annotations
 
+import argparse
 import importlib
 import os
 from pathlib import Path
@@ -17,6 +18,14 @@ from gaia_audio.errors import DataError
 #: every example dataset, by name (the module of the same name in this package)
 NAMES = ("zebra_finch", "asterisk", "speech", "celeba")
 #: FETCHABLE: those that can be prepared with no input from the user (``data.prepare`` may name them)
+
+
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line and exit 1, as every other command's are:
+    ``error: PROG: message (PROG --help)`` (argparse's own: a usage block and exit 2)."""
+
+    def error(self, message: str):
+        self.exit(1, f"error: {self.prog}: {' '.join(message.split())} ({self.prog} --help)\n")
 
 
 def example_module(name: str) -> ModuleType:

@@ -17,7 +17,6 @@ manifests and, last of all, ``<out>/manifest.csv``.
 """
 from __future__ import annotations
 
-import argparse
 import shutil
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gaia_audio.data.examples import OneLineArgumentParser  # noqa: E402
 from gaia_audio.errors import DataError, GaiaError
 from gaia_audio.io import audio
 from gaia_audio.io import manifest as manifests
@@ -95,9 +95,9 @@ def prepare(out, language: str = "en", source=None) -> Path:
     return speech.prepare(out, wavs, sr=SR, annotations=False)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     """Command-line entry: parse options, prepare, print a summary; user errors print one line."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    parser = OneLineArgumentParser(prog=prog, description=__doc__.split("\n\n")[0],
                                      epilog="example: gaia-audio prepare asterisk --out data/asterisk_en")
     parser.add_argument("--out", required=True, type=Path, help="dataset folder to write")
     parser.add_argument("--language", default="en", choices=sorted(VOICES), help="prompt language (default en)")

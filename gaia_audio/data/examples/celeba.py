@@ -16,7 +16,6 @@ safe: the manifest is written to a temporary file and renamed into place.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as datasets/celeba/prepare.py from a checkout without the package installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
+from gaia_audio.data.examples import OneLineArgumentParser  # noqa: E402
 from gaia_audio.errors import DataError, GaiaError  # noqa: E402
 from gaia_audio.io.files import write_csv  # noqa: E402
 
@@ -93,8 +93,8 @@ def prepare(out, source=None, limit: int | None = None) -> Path:
                                         for file, values in items])
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    parser = OneLineArgumentParser(prog=prog, description=__doc__.split("\n\n")[0],
                                      epilog="example: python datasets/celeba/prepare.py --source ~/CelebA "
                                             "--out data/celeba")
     parser.add_argument("--source", required=True, type=Path,

@@ -20,7 +20,6 @@ call :func:`prepare`; `datasets/NAME/prepare.py` in a checkout is a link to this
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -29,6 +28,7 @@ if __package__ in (None, ""):  # run as datasets/speech/prepare.py from a checko
 
 from gaia_audio.data import segment  # noqa: E402
 from gaia_audio.data.annotations import annotation_format, read_annotations  # noqa: E402
+from gaia_audio.data.examples import OneLineArgumentParser  # noqa: E402
 from gaia_audio.data.examples.zebra_finch import add_segmentation_options  # noqa: E402
 from gaia_audio.errors import ConfigError, DataError, GaiaError  # noqa: E402
 from gaia_audio.io import audio, figures  # noqa: E402
@@ -129,9 +129,9 @@ def find_annotation(recording: Path, annot_format: str | None = None) -> Path | 
     return None
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     """Command-line entry: parse options, prepare, print a summary; user errors print one line."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    parser = OneLineArgumentParser(prog=prog, description=__doc__.split("\n\n")[0],
                                      epilog="example: python datasets/speech/prepare.py --source recordings/ "
                                             "--out data/speech")
     parser.add_argument("--out", required=True, type=Path, help="dataset folder to write")

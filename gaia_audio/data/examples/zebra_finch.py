@@ -32,6 +32,7 @@ if __package__ in (None, ""):  # run as datasets/zebra_finch/prepare.py from a c
     sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
 from gaia_audio.data import segment  # noqa: E402
+from gaia_audio.data.examples import OneLineArgumentParser  # noqa: E402
 from gaia_audio.errors import ConfigError, DataError, GaiaError  # noqa: E402
 from gaia_audio.io import audio, figures  # noqa: E402
 from gaia_audio.io import manifest as manifests  # noqa: E402
@@ -147,9 +148,9 @@ def fetch_example_songs(raw_dir: Path, index_url: str | None = None, songs: tupl
     return paths
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     """Command-line entry: parse options, prepare, print a summary; user errors print one line."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    parser = OneLineArgumentParser(prog=prog, description=__doc__.split("\n\n")[0],
                                      epilog="example: python datasets/zebra_finch/prepare.py --out data/zebra_finch")
     parser.add_argument("--out", required=True, type=Path, help="dataset folder to write")
     parser.add_argument("--source", type=Path,

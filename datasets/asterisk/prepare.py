@@ -1,0 +1,1 @@
+../../gaia_audio/data/examples/asterisk.py
