@@ -162,42 +162,44 @@ def test_held_out_third_and_pairs_of_different_recordings(bench, tmp_path):
         [(a["path"], b["path"]) for a, b in pairs]  # a fixed seed gives the same pairs
 
 
-def scores(bench, first, last, auc, cv, inter, seconds):
-    return bench.Scores(first=[first], last=[last], cv=[cv], inter=[inter], seconds=[seconds], auc=(auc, 0.02))
+def scores(bench, first, last, auc, cv, inter, seconds, steady=0.9):
+    return bench.Scores(first=[first], last=[last], cv=[cv], inter=[inter], seconds=[seconds], steady=[steady],
+                        auc=(auc, 0.02))
 
 
 def test_verdicts_follow_the_measured_numbers(bench):
-    good = {"gaia-audio tuned": scores(bench, -18, -16, 0.6, 0.1, 0.05, 12),
+    good = {"gaia-audio tuned": scores(bench, -28, -26, 0.6, 0.1, 0.05, 12),
             "gaia-audio untuned": scores(bench, -5, -4, 0.62, 0.1, 0.05, 2),
             "WORLD": scores(bench, -4, -3, 0.65, 0.4, 0.02, 0.3),
-            "cross-fade": scores(bench, -17, -15, 0.9, 0.3, 0.04, 0.3)}
-    lines = bench.verdicts(good)
+            "cross-fade": scores(bench, -27, -25, 0.9, 0.3, 0.04, 0.3)}
+    lines = bench.verdicts(good, auc_target=0.65)
     assert lines[0] == "judged row: gaia-audio tuned"
-    assert all(line.startswith("- met") for line in lines[1:]), lines
-    bad = dict(good, **{"gaia-audio tuned": scores(bench, -18, -14, 0.75, 0.25, 0.15, 25)})
-    lines = bench.verdicts(bad)
+    assert [line.split(":")[0] for line in lines[1:]] == ["- met"] * 4 + ["- steady steps (farther from a and "
+                                                                            "nearer to b than the one before)"] + \
+        ["- met"] * 3, lines
+    assert "90 %" in lines[5]
+    bad = dict(good, **{"gaia-audio tuned": scores(bench, -28, -19, 0.655, 0.25, 0.15, 25, 0.5)})
+    lines = bench.verdicts(bad, auc_target=0.65)
     assert sum(line.startswith("- NOT met") for line in lines) == 7, lines
-    assert "worse end -14.0 dB" in lines[1]
+    assert "worse end -19.0 dB" in lines[1] and "50 %" in lines[5]
     assert lines[-2].endswith("WORLD on fidelity, realism and evenness at once (not on realism)")
-    assert lines[-1].endswith("(not on fidelity)")  # -18 and -14 dB tie the cross-fade's -17 and -15
-    # tuned worse than untuned by more than twice the critic's spread, though under 0.7
+    assert lines[-1].endswith("(not on fidelity)")  # -28 and -19 dB are no better than -27 and -25 together
+    assert bench.verdicts(bad, auc_target=0.70)[2].startswith("- met: midpoint AUC <= 0.7")  # speech's target
+    # tuned worse than untuned by more than twice the critic's spread, though under the target
     worse = dict(good, **{"gaia-audio untuned": scores(bench, -5, -4, 0.5, 0.1, 0.05, 2)})
     assert bench.verdicts(worse)[2].startswith("- NOT met: midpoint AUC")
     table = bench.table(good, -26.0)
-    assert table.count("\n") == 5 and "| gaia-audio tuned | -18.0 | -16.0 | -26.0 | 0.60 ± 0.02 | 0.10 |" in table
+    assert table.count("\n") == 5
+    assert "| gaia-audio tuned | -28.0 | -26.0 | -26.0 | 0.60 ± 0.02 | 0.10 | 0.050 | 90.0 |" in table
 
 
-def test_the_no_detail_row_is_shown_but_the_default_is_judged(bench):
+def test_methods_left_out_are_not_judged(bench):
     rows = {"gaia-audio tuned": scores(bench, -30, -35, 0.5, 0.12, 0.03, 14),
-            "gaia-audio tuned, no detail": scores(bench, -15, -17, 0.5, 0.1, 0.01, 13),
-            "gaia-audio untuned": scores(bench, -5, -4, 0.62, 0.1, 0.05, 2),
-            "WORLD": scores(bench, -4, -3, 0.65, 0.4, 0.02, 0.3),
-            "cross-fade": scores(bench, -30, -35, 0.6, 0.3, 0.04, 0.3)}
+            "gaia-audio untuned": scores(bench, -5, -4, 0.62, 0.1, 0.05, 2)}
     lines = bench.verdicts(rows)
     assert lines[0] == "judged row: gaia-audio tuned" and "worse end -30.0 dB" in lines[1]
-    assert lines[-1].endswith("(not on fidelity)")  # equal ends (both the recordings) are not better
-    assert "| gaia-audio tuned, no detail | -15.0 | -17.0 | -26.0 | 0.50 ± 0.02 |" in bench.table(rows, -26.0)
-    assert [m for m in bench.METHODS] == list(rows)
+    assert not any("WORLD" in line or "cross-fade" in line for line in lines)
+    assert list(bench.METHODS)[:3] == ["gaia-audio tuned", "gaia-audio tuned, no detail", "gaia-audio untuned"]
 
 
 def test_steadiness_counts_the_steps_that_move_from_a_towards_b():

@@ -30,7 +30,7 @@ from gaia_audio.morph.paths import (
     lattice_previous,
     slerp,
     step_alphas,
-    variation,
+    step_cv,
 )
 from gaia_audio.morph.perceptual import perceptual_distance, previous_distances
 from gaia_audio.morph.series import _UnitSeries, morph_attribute, morph_barycentric, morph_grid, morph_pair
@@ -96,8 +96,8 @@ def test_equal_arc_alphas_equalise_a_path_that_speeds_up():
     dense = np.linspace(0, 1, 200)
     alphas = equal_arc_alphas(_rms_steps(decode(dense)), dense, 8)
     assert alphas[0] == 0 and alphas[-1] == 1 and np.all(np.diff(alphas) > 0)
-    assert variation(_rms_steps(decode(np.linspace(0, 1, 8)))) > 0.5
-    assert variation(_rms_steps(decode(alphas))) < 0.02
+    assert step_cv(_rms_steps(decode(np.linspace(0, 1, 8)))) > 0.5
+    assert step_cv(_rms_steps(decode(alphas))) < 0.02
     backwards = equal_arc_alphas(_rms_steps(decode(dense[::-1])), dense[::-1], 8)  # α running from 1 to 0
     np.testing.assert_allclose(backwards, alphas[::-1], atol=1e-9)
     still = equal_arc_alphas(np.zeros(4), np.linspace(0, 2, 5), 3)  # a path that does not move
@@ -112,10 +112,10 @@ def test_corrected_alphas_follow_the_distances_measured_between_steps():
     true_arc = lambda a: np.where(a < 0.5, a, 0.5 + 4 * (a - 0.5))  # noqa: E731
     knots = equal_arc_alphas(np.full(100, 0.01), dense, 5)  # even in α: 0, .25, .5, .75, 1
     measured = np.diff(true_arc(knots))
-    assert variation(measured) > 0.5
+    assert step_cv(measured) > 0.5
     again = corrected_alphas(np.full(100, 0.01), dense, knots, measured, 5)
     assert again[0] == 0 and again[-1] == 1 and np.all(np.diff(again) > 0)
-    assert variation(np.diff(true_arc(again))) < 1e-6
+    assert step_cv(np.diff(true_arc(again))) < 1e-6
     np.testing.assert_allclose(again, [0, 0.53125, 0.6875, 0.84375, 1], atol=1e-9)
 
 
@@ -200,7 +200,7 @@ def units():
 def test_endpoints_go_through_the_same_path_and_durations_interpolate(ivm, units):
     (y_a, y_b, *_), sr = units
     a, b = make_endpoint(ivm, y_a, sr, "a"), make_endpoint(ivm, y_b, sr, "b")
-    result = morph_pair(ivm, a, b, steps=5, tune_steps=0)
+    result = morph_pair(ivm, a, b, steps=5, spacing="uniform", tune_steps=0)
     lengths = [len(y) for y in result.waveforms]
     np.testing.assert_allclose(lengths, np.linspace(len(y_a), len(y_b), 5), atol=1)
     # step 0 is a resynthesised through tile -> code -> tile -> untile, not the input itself
@@ -218,14 +218,15 @@ def test_endpoints_go_through_the_same_path_and_durations_interpolate(ivm, units
 
 def _cv(result) -> float:
     """Coefficient of variation of a series' ``distance_prev`` (its final, fully inverted steps)."""
-    return variation([row["distance_prev"] for row in result.rows[1:]])
+    return step_cv([row["distance_prev"] for row in result.rows[1:]])
 
 
 def test_equal_spacing_evens_out_a_bent_path(units):
     vm = _identity_vm(power=3.0)
     (*_, y_a, y_b), sr = units
     a, b = make_endpoint(vm, y_a, sr, "a"), make_endpoint(vm, y_b, sr, "b")
-    uniform, equal = morph_pair(vm, a, b, 6, tune_steps=0), morph_pair(vm, a, b, 6, spacing="equal", tune_steps=0)
+    uniform = morph_pair(vm, a, b, 6, spacing="uniform", tune_steps=0)
+    equal = morph_pair(vm, a, b, 6, tune_steps=0)  # equal spacing is the default
     assert _cv(equal) <= 0.2 < 0.3 < _cv(uniform)
     alphas = [r["alpha"] for r in equal.rows]
     assert alphas[0] == 0 and alphas[-1] == 1 and alphas != pytest.approx(np.linspace(0, 1, 6).tolist())
@@ -250,7 +251,7 @@ def test_equal_spacing_evens_out_a_real_pair(real_pair):
     """16 steps between two real syllables on a bent path: even in α they are not even to the ear."""
     vm = _identity_vm(power=3.0)
     a, b = (make_endpoint(vm, y, 22050, n) for y, n in zip(real_pair, "ab"))
-    uniform = morph_pair(vm, a, b, 16, tune_steps=0)
+    uniform = morph_pair(vm, a, b, 16, spacing="uniform", tune_steps=0)
     equal = morph_pair(vm, a, b, 16, spacing="equal", tune_steps=0)
     assert _cv(equal) <= 0.2 and _cv(uniform) > 0.3
 
@@ -274,7 +275,8 @@ def test_pghi_alone_measures_the_path_as_the_full_chain_does(real_pair):
 def test_extrapolation_keeps_durations_linear(ivm, units):
     (y_a, y_b, *_), sr = units
     a, b = make_endpoint(ivm, y_a, sr, "a"), make_endpoint(ivm, y_b, sr, "b")
-    result = morph_pair(ivm, a, b, steps=7, alpha_range=(-0.25, 1.25), path="slerp", tune_steps=0)
+    result = morph_pair(ivm, a, b, steps=7, alpha_range=(-0.25, 1.25), path="slerp", spacing="uniform",
+                        tune_steps=0)
     alphas = np.array([r["alpha"] for r in result.rows])
     np.testing.assert_allclose(alphas, np.linspace(-0.25, 1.25, 7))
     np.testing.assert_allclose([len(y) for y in result.waveforms], len(y_a) + alphas * (len(y_b) - len(y_a)), atol=1)

@@ -27,6 +27,7 @@ from gaia_audio.errors import DataError
 from gaia_audio.io import figures
 from gaia_audio.io.files import write_text
 from gaia_audio.models import decode_line
+from gaia_audio.morph.paths import step_cv
 from gaia_audio.training.report import write_run_page
 
 #: fewer held-out tiles than this and the evaluation uses every tile (and says so)
@@ -168,7 +169,7 @@ def evaluate_model(model: nn.Module, tiles: np.ndarray, frontend=None, n_pairs: 
     path = (1 - alpha) * za[:, None] + alpha * zb[:, None]                       # (P, n_steps, code_dim)
     frames = _batched(model.decode, path.reshape(-1, z.shape[1])).reshape(n_pairs, n_steps, -1)
     steps = (frames[:, 1:] - frames[:, :-1]).norm(dim=-1)                         # (P, n_steps − 1)
-    cv = (steps.std(dim=1, unbiased=False) / steps.mean(dim=1).clamp_min(1e-12)).cpu().numpy()
+    cv = np.array([step_cv(row) for row in steps.cpu().numpy()])
     # PPL-style smoothness: mean squared pixel change per ε², at random t
     t = torch.from_numpy(rng.uniform(0, 1 - epsilon, size=(n_pairs, 1))).float().to(device)
     g0 = _batched(model.decode, (1 - t) * za + t * zb)

@@ -31,6 +31,7 @@ import torch
 
 from gaia_audio.errors import ConfigError
 from gaia_audio.inversion import DEFAULT_N_ITER, invert
+from gaia_audio.morph.paths import step_cv  # noqa: F401  (one definition: the spacing's)
 from gaia_audio.spectral.frontend import stretch
 from gaia_audio.spectral.metrics import fidelity_db
 
@@ -196,21 +197,6 @@ def ceiling_db(frontend, y: np.ndarray, method: str = "pghi+fgla", n_iter: int =
     y_hat = invert(frontend, frontend.untile(tiles, T), length=len(y), method=method, n_iter=n_iter,
                    momentum=momentum)
     return fidelity_db(frontend, y, y_hat[0].cpu().numpy())
-
-
-def step_cv(distances: Sequence[float]) -> float:
-    """Coefficient of variation (population std / mean) of consecutive-step distances; 0 = even steps.
-
-    Args:
-        distances: (steps − 1,) distance of each step to the one before.
-    Returns:
-        CV (inf when every distance is 0: a series that does not move is not evenly spaced).
-    """
-    d = np.asarray(distances, np.float64)
-    if d.size == 0:
-        raise ConfigError("step evenness needs at least 2 steps")
-    mean = d.mean()
-    return float(d.std() / mean) if mean > 0 else float("inf")
 
 
 def consecutive_distances(waveforms: Sequence[np.ndarray], sr: int, distance: Distance) -> list[float]:

@@ -149,10 +149,23 @@ def corrected_alphas(distances: np.ndarray, alphas: np.ndarray, knots: np.ndarra
     return equal_arc_alphas(np.diff(corrected), alphas[0] + grid * span, steps)
 
 
-def variation(distances: np.ndarray) -> float:
-    """Coefficient of variation (std / mean) of step distances; 0 for a path that does not move."""
-    d = np.asarray(distances, dtype=np.float64)
-    return float(d.std() / d.mean()) if d.mean() > 0 else 0.0
+def step_cv(distances) -> float:
+    """Coefficient of variation (population std / mean) of consecutive-step distances; 0 = even steps.
+
+    The one definition the spacing, the evaluation and the continuum benchmark share.
+
+    Args:
+        distances: (steps − 1,) distance of each step to the one before.
+    Returns:
+        the CV; inf when every distance is 0 (a series that does not move is not evenly spaced).
+    Raises:
+        DataError: no distances (fewer than 2 steps).
+    """
+    d = np.asarray(distances, np.float64)
+    if d.size == 0:
+        raise DataError("step evenness needs at least 2 steps")
+    mean = d.mean()
+    return float(d.std() / mean) if mean > 0 else float("inf")
 
 
 def grid_weights(steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -246,8 +259,8 @@ def equal_alphas(vm, series, alphas: np.ndarray, n_dense: int) -> np.ndarray:
     d_dense = measure(dense)
     alphas = equal_arc_alphas(d_dense, dense, steps)
     measured = measure(alphas)
-    if variation(measured) > EVEN_CV:  # still uneven: correct the arc by the steps' own distances
+    if step_cv(measured) > EVEN_CV:  # still uneven: correct the arc by the steps' own distances
         again = corrected_alphas(d_dense, dense, alphas, measured, steps)
-        if variation(measure(again)) < variation(measured):
+        if step_cv(measure(again)) < step_cv(measured):
             alphas = again
     return alphas
