@@ -325,6 +325,16 @@ def test_load_config_any_text(tmp_path, text, raw):
 # ---------------------------------------------------------------- the command line
 
 
+def _cli_refuses(args, *needles) -> None:
+    """Run the CLI: it must refuse (exit 1, one 'error:' line holding each of ``needles``), never succeed."""
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    for needle in needles:
+        assert needle in lines[0], result.output
+
+
 def _cli_ok(args) -> None:
     """Run the CLI: success, or exit 1 with one 'error:' line; never a traceback or a stray exception."""
     result = CliRunner().invoke(main, [str(a) for a in args])
@@ -347,19 +357,30 @@ def test_cli_resynth_and_spectrogram_on_random_bytes(tmp_path, data, magic):
 
 
 @pytest.mark.parametrize("make", [
-    lambda p: sf.write(p, np.zeros(0), 44100),
-    lambda p: sf.write(p, np.full(1, 0.5), 1),
     lambda p: sf.write(p, np.full(1, 0.5), 384000, subtype="PCM_24"),
-    lambda p: sf.write(p, np.array([0.1, np.nan, 0.2] * 100), 44100, subtype="FLOAT"),
-    lambda p: sf.write(p, np.array([0.1, np.inf, 0.2] * 100), 44100, subtype="DOUBLE"),
     lambda p: sf.write(p, np.random.default_rng(0).uniform(-1, 1, (2000, 64)), 22050, subtype="PCM_U8"),
     lambda p: sf.write(p, np.random.default_rng(0).uniform(-1, 1, 2000), 384000, subtype="PCM_32"),
-], ids=["0-samples", "1-sample-1Hz", "1-sample-384kHz", "nan", "inf", "64-channels-8bit", "384kHz-32bit"])
+], ids=["1-sample-384kHz", "64-channels-8bit", "384kHz-32bit"])
 def test_cli_on_extreme_files(tmp_path, make):
     path = tmp_path / "in.wav"
     make(path)
     _cli_ok(["resynth", path, tmp_path / "out.wav"])
     _cli_ok(["spectrogram", path, tmp_path / "out.png", "--channel", "63"])
+
+
+@pytest.mark.parametrize("make, needle", [
+    (lambda p: sf.write(p, np.zeros(0), 44100), "no audio samples"),
+    (lambda p: sf.write(p, np.full(1, 0.5), 1), "sample rate 1 Hz"),
+    (lambda p: sf.write(p, np.array([0.1, np.nan, 0.2] * 100), 44100, subtype="FLOAT"), "NaN"),
+    (lambda p: sf.write(p, np.array([0.1, np.inf, 0.2] * 100), 44100, subtype="DOUBLE"), "Inf"),
+    (lambda p: sf.write(p, np.zeros(4000), 44100), "silent"),
+], ids=["0-samples", "1-sample-1Hz", "nan", "inf", "zeros"])
+def test_unusable_audio_is_refused_never_processed(tmp_path, make, needle):
+    path = tmp_path / "in.wav"
+    make(path)
+    for args in (["resynth", path, tmp_path / "out.wav"], ["spectrogram", path, tmp_path / "out.png"]):
+        _cli_refuses(args, str(path), needle)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav"]  # nothing written
 
 
 @FEW

@@ -69,7 +69,8 @@ def card(name: str) -> dict:
     return json.loads((model_dir(name) / "card.json").read_text(encoding="utf-8"))
 
 
-def pack(run_dir: str | os.PathLike, name: str, root: str | os.PathLike = PRETRAINED_DIR) -> Path:
+def pack(run_dir: str | os.PathLike, name: str, root: str | os.PathLike = PRETRAINED_DIR,
+         data_root: str | None = None) -> Path:
     """Copy a run's exported model into ``root/name/`` as a shipped model: half-precision floats, its recipe.
 
     Only what inference and tuning read is kept (the exported model has no optimizer state); the
@@ -80,6 +81,8 @@ def pack(run_dir: str | os.PathLike, name: str, root: str | os.PathLike = PRETRA
         run_dir: the run folder (or its model.safetensors).
         name: the shipped model's name (a folder name: letters, digits, ``_``).
         root: where the model folders live (the package's own folder by default).
+        data_root: write this ``data.root`` into the stored recipe (the recipe's own relative
+            folder, where the run was trained on a copy elsewhere); None keeps the run's.
     Returns:
         Path of the written ``model.safetensors``.
     """
@@ -96,7 +99,15 @@ def pack(run_dir: str | os.PathLike, name: str, root: str | os.PathLike = PRETRA
         raise ModelError("no exported model here (training not finished?)", source)
     weights = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in load_file(str(source)).items()}
     with safe_open(str(source), framework="pt") as fh:
-        metadata = fh.metadata() or {}
+        metadata = dict(fh.metadata() or {})
+    if data_root is not None:
+        import yaml
+
+        from gaia_audio.config import safe_load
+
+        config = safe_load(metadata["config"])
+        config["data"]["root"] = data_root
+        metadata["config"] = yaml.safe_dump(config, sort_keys=False)
     out = Path(root) / name
     out.mkdir(parents=True, exist_ok=True)
     with atomic_write(out / MODEL_FILE, error=ModelError) as tmp:
