@@ -377,3 +377,19 @@ def test_too_quiet_means_within_20_db_of_the_floor(ivm, units):
         make_endpoint(ivm, at(ivm.min_db + 15), sr, "faint")
     with pytest.raises(AudioError, match="silent input"):
         make_endpoint(ivm, np.zeros_like(y_a), sr, "zeros")
+
+
+def test_equal_spacing_says_when_it_could_not_make_the_steps_even():
+    from gaia_audio.morph.finish import MorphResult
+    from gaia_audio.morph.series import UNEVEN_CV, _note_uneven
+
+    result = MorphResult(waveforms=[], sr=22050, rows=[{"distance_prev": d} for d in (None, 8.5, 4.8, 3.3)],
+                         spectrograms=[], name="a_to_b")
+    _note_uneven(result)
+    cv = np.std([8.5, 4.8, 3.3]) / np.mean([8.5, 4.8, 3.3])
+    assert result.notes == [f"a_to_b: steps are not evenly spaced (distances 8.5 / 4.8 / 3.3 dB, CV {cv:.2f}): the "
+                            "path changes faster than the steps can follow; more --steps spread it"]
+    even = MorphResult(waveforms=[], sr=22050, rows=[{"distance_prev": d} for d in (None, 4.0, 4.1, 3.9)],
+                       spectrograms=[], name="x")
+    _note_uneven(even)
+    assert even.notes == [] and UNEVEN_CV == 0.2

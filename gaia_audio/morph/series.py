@@ -41,8 +41,12 @@ from gaia_audio.morph.paths import (
     interpolate,
     lattice_previous,
     step_alphas,
+    step_cv,
 )
 from gaia_audio.morph.tune import TuneSettings, endpoint_fidelity, settings_for, tune_series
+
+#: ``--spacing equal`` notes a continuum whose final steps vary more than this (coefficient of variation)
+UNEVEN_CV = 0.2
 
 __all__ = ["MorphResult", "continuum", "morph_attribute", "morph_barycentric", "morph_grid", "morph_pair",
            "morph_weights"]
@@ -195,7 +199,21 @@ def morph_pair(vm: VocalModel, a: Endpoint, b: Endpoint, steps: int = 16,
     result = finish_chunks(vm, build, rows, targets, name or f"{a.name}_to_{b.name}", notes, [a, b])
     result.tuning = tuning
     result.recordings = [(e.name, e.S.cpu().numpy()) for e in (a, b)]
+    if spacing == "equal":
+        _note_uneven(result)
     return result
+
+
+def _note_uneven(result: MorphResult) -> None:
+    """Say so when ``--spacing equal`` could not make the steps even (a path that jumps, or very few steps)."""
+    distances = [row["distance_prev"] for row in result.rows[1:]
+                 if isinstance(row.get("distance_prev"), (int, float))]
+    if len(distances) >= 2 and step_cv(distances) > UNEVEN_CV:
+        shown = " / ".join(f"{d:.1f}" for d in distances) if len(distances) <= 6 else \
+            f"{min(distances):.1f} to {max(distances):.1f}"
+        result.notes.append(f"{result.name}: steps are not evenly spaced (distances {shown} dB, CV "
+                            f"{step_cv(distances):.2f}): the path changes faster than the steps can follow; "
+                            f"more --steps spread it")
 
 
 @torch.no_grad()
