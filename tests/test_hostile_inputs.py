@@ -167,3 +167,16 @@ def test_attribute_labels_near_the_float_limit_and_string_vectors_are_refused(tm
     path.write_text(json.dumps({"attributes": ["age"]}))
     with pytest.raises(ModelError, match="not an attributes file"):
         load_attribute(path, "age", 4)
+
+
+@pytest.mark.parametrize("out, existing, needle", [("results.txt", None, "cannot draw the embedding as '.txt'"),
+                                                   ("fig.png", "fig.csv", "fig.csv: exists; give --overwrite"),
+                                                   ("fig.png", "fig.png", "fig.png: exists; give --overwrite")])
+def test_embed_checks_every_file_it_would_write_first(tmp_path, monkeypatch, out, existing, needle):
+    monkeypatch.chdir(tmp_path)
+    if existing:
+        (tmp_path / existing).write_text("keep me")
+    _one_line_error(_invoke("embed", tmp_path / "no-run", "--out", out), needle)
+    if existing:
+        assert (tmp_path / existing).read_text() == "keep me"
+    assert not (tmp_path / "results.csv").exists()

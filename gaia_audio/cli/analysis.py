@@ -119,15 +119,33 @@ def evaluate(run, out_dir, data_root, n_pairs, critic_steps, seed, grid):
 @click.option("--data", "data_root", type=click.Path(file_okay=False), default=None,
               help="The dataset folder, if it moved since training.")
 @click.option("--seed", type=SEED, default=0, show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace OUT and the files beside it if they exist.")
 @one_line_errors
-def embed(run, out, label, neighbors, data_root, seed):
+def embed(run, out, label, neighbors, data_root, seed, overwrite):
     """Encode RUN's dataset, project the codes to 2-D with UMAP and draw them coloured by a label.
+
+    Writes OUT (.png, .pdf or .svg), OUT's stem as .csv beside it and, with --neighbors, OUT's stem
+    + _neighbors.png; none of them is replaced without --overwrite, and all are checked first.
 
     \b
     Example:
       gaia-audio embed runs/zebra_finch --out embed.png --label source --neighbors 6
     """
+    from pathlib import Path
+
     from gaia_audio.analysis.embed import embed_run
+    from gaia_audio.errors import ConfigError
+
+    out_path = Path(out)
+    if out_path.suffix.lower() not in (".png", ".pdf", ".svg"):
+        raise ConfigError(f"cannot draw the embedding as '{out_path.suffix or out_path.name}' (use .png, .pdf or "
+                          ".svg; the projection goes beside it as .csv)", out)
+    targets = [out_path, out_path.with_suffix(".csv")] + (
+        [out_path.with_name(f"{out_path.stem}_neighbors.png")] if neighbors else [])
+    existing = [t for t in targets if t.exists()]
+    if existing and not overwrite:
+        raise ConfigError("exists; give --overwrite to replace it (embed writes " +
+                          ", ".join(t.name for t in targets) + ")", existing[0])
 
     written = embed_run(run, out, label=label, neighbors=neighbors, data_root=data_root, seed=seed)
     click.echo("wrote " + ", ".join(str(p) for p in written.values()))
