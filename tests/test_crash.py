@@ -14,7 +14,8 @@ import sys
 import pytest
 from crash_harness import check_checkpoints, crash_trials, step_records
 
-pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL") or sys.platform == "win32", reason="needs SIGKILL")
+pytestmark = [pytest.mark.skipif(not hasattr(signal, "SIGKILL") or sys.platform == "win32", reason="needs SIGKILL"),
+              pytest.mark.slow]  # real processes killed and resumed: make test runs it, make test-fast does not
 
 
 def test_sigkill_and_truncated_checkpoints_then_resume_matches_an_uninterrupted_run(tmp_path):

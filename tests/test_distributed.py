@@ -16,6 +16,8 @@ from gaia_audio.models import export
 from gaia_audio.training.distributed import Group, setup
 from gaia_audio.training.loop import train
 
+pytestmark = pytest.mark.slow  # end to end: make test runs it, make test-fast does not
+
 REPO = Path(__file__).resolve().parent.parent
 RECIPE = REPO / "recipes" / "zebra_finch.yaml"
 # lr_max is small so that Adam's sign-like first steps cannot turn float32 rounding differences

@@ -27,6 +27,8 @@ from gaia_audio.training import loop
 from gaia_audio.training.distributed import Group
 from gaia_audio.training.lock import LOCK_NAME, run_lock
 
+pytestmark = pytest.mark.slow  # end to end: make test runs it, make test-fast does not
+
 RECIPE = str(REPO / "recipes" / "zebra_finch.yaml")
 needs_posix_signals = pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX signals and flock")
 

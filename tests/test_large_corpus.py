@@ -8,7 +8,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
+
+pytestmark = pytest.mark.slow  # end to end: make test runs it, make test-fast does not
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "large_corpus.py"
 _spec = importlib.util.spec_from_file_location("large_corpus", BENCH)

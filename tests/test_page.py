@@ -16,6 +16,8 @@ from tiny_model import synthetic_unit, train_tiny_model, write_tiny_dataset, wri
 
 from gaia_audio.cli.main import main
 
+pytestmark = pytest.mark.slow  # end to end: make test runs it, make test-fast does not
+
 CHROMEDRIVER = shutil.which("chromedriver")
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 

@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from conftest import make_synthetic_song
 
+pytestmark = pytest.mark.slow  # end to end: make test runs it, make test-fast does not
+
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--set", "train.batch_size=4", "--set", "model.width=4", "--set", "model.n_res=1", "--set", "model.style_dim=8",
         "--set", "model.mlp_dim=8", "--set", "model.latent_dim=8", "--set", "inversion.n_iter=2",
@@ -83,7 +85,6 @@ def test_the_wheel_runs_every_stage_from_an_empty_folder(wheel_env, tmp_path, lo
     assert sorted(p.name for p in here.iterdir()) == ["continuum", "data", "rec", "runs"]  # nothing elsewhere
 
 
-@pytest.mark.slow
 def test_the_wheel_is_small_and_its_models_morph_as_the_brief_says_from_an_empty_folder(wheel_env, tmp_path):
     wheel = next(wheel_env.parent.parent.glob("dist/gaia_audio-*.whl"))
     assert wheel.stat().st_size <= 50 * 2 ** 20, f"the wheel is {wheel.stat().st_size / 2 ** 20:.1f} MB"
