@@ -9,7 +9,7 @@ import sys
 import click
 
 from gaia_audio import __version__
-from gaia_audio.cli import analysis, frontend, morph, train, trials
+from gaia_audio.cli import analysis, experiment, frontend, morph, train, trials
 
 
 class OneLineUsageError(click.ClickException):
@@ -68,5 +68,6 @@ def main() -> None:
 
 
 for command in (train.train, train.prepare, morph.morph, morph.continuum, frontend.resynth, frontend.spectrogram,
-                analysis.bench, analysis.evaluate, analysis.embed, analysis.attributes, trials.trials):
+                analysis.bench, analysis.evaluate, analysis.embed, analysis.attributes, trials.trials,
+                experiment.experiment, experiment.fit):
     main.add_command(command)
