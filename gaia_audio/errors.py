@@ -40,7 +40,7 @@ class TrainingError(GaiaError):
 
 
 #: gaia-audio's own temporary names: ``.NAME.tmp-PID`` / ``.NAME.old-PID`` (a folder being written or
-#: replaced, :mod:`gaia_audio.morph.export`) and ``.NAME.PID.tmp…`` (a file being written,
+#: replaced, :mod:`gaia_audio.stimuli.export`) and ``.NAME.PID.tmp…`` (a file being written,
 #: :func:`gaia_audio.io.files.atomic_write`). An error shows NAME: the user never named the temporary.
 _TEMPORARY_NAME = re.compile(r"^\.(?P<name>.+?)(?:\.(?:tmp|old)-\d+|\.\d+\.tmp(?:\.[^.]*)?)$")
 

@@ -12,7 +12,7 @@ from test_trials import _folder
 
 from gaia_audio.cli.main import main
 from gaia_audio.experiment.rigs import praat_string, write_praat, write_pyoperant
-from gaia_audio.morph.trials import make_trials, read_continuum
+from gaia_audio.experiment.trials import make_trials, read_continuum
 
 _TOKEN = re.compile(r'"((?:[^"]|"")*)"|<([A-Za-z]+)>|(-?\d+(?:\.\d+)?(?:e-?\d+)?)(?=\s|$)')
 

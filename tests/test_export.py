@@ -10,10 +10,10 @@ import soundfile as sf
 
 from gaia_audio.errors import AudioError, DataError
 from gaia_audio.io import audio
-from gaia_audio.io.manifest import read_pairs
-from gaia_audio.morph import export as continuum
-from gaia_audio.morph.export import ExportSettings, export, match_levels
 from gaia_audio.morph.series import MorphResult
+from gaia_audio.stimuli import export as continuum
+from gaia_audio.stimuli.export import ExportSettings, export, match_levels
+from gaia_audio.stimuli.manifest import read_pairs
 
 SR = 22050
 

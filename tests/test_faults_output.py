@@ -28,13 +28,13 @@ from tiny_model import synthetic_unit, train_tiny_model, write_wav
 from gaia_audio.cli.main import main
 from gaia_audio.errors import DataError, GaiaError
 from gaia_audio.io import files, signals
-from gaia_audio.io.figures import Worker
-from gaia_audio.morph import export as continuum
 from gaia_audio.morph import finish as finish_module
 from gaia_audio.morph import series, stream
-from gaia_audio.morph.export import ExportSettings, export
-from gaia_audio.morph.output_folder import check_names, check_output
 from gaia_audio.morph.series import MorphResult
+from gaia_audio.render.figures import Worker
+from gaia_audio.stimuli import export as continuum
+from gaia_audio.stimuli.export import ExportSettings, export
+from gaia_audio.stimuli.output_folder import check_names, check_output
 
 SR = 22050
 
@@ -330,7 +330,7 @@ def test_an_aborted_worker_never_writes_into_a_removed_folder(tmp_path):
 
 @needs_proc
 def test_the_drawing_worker_dies_with_its_parent(tmp_path):
-    script = ("import os, signal\nfrom gaia_audio.io.figures import Worker\nworker = Worker()\n"
+    script = ("import os, signal\nfrom gaia_audio.render.figures import Worker\nworker = Worker()\n"
               "print(worker.run(os.getpid), flush=True)\nos.kill(os.getpid(), signal.SIGKILL)\n")
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL

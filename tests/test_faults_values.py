@@ -34,9 +34,9 @@ from gaia_audio.config import MAX_N_ITER, MAX_SR, load_config
 from gaia_audio.errors import AudioError, ConfigError, one_line, shown_path
 from gaia_audio.io import audio
 from gaia_audio.io.checks import check_signal
-from gaia_audio.io.manifest import write_continuum_manifest
 from gaia_audio.models.export import load_network
-from gaia_audio.morph.export import ExportSettings
+from gaia_audio.stimuli.export import ExportSettings
+from gaia_audio.stimuli.manifest import write_continuum_manifest
 
 # ------------------------------------------------------------------ read-only and full file systems
 
@@ -246,7 +246,7 @@ def test_a_read_only_output_folder_is_one_line_naming_it(setup, read_only_dir, c
 
 
 def test_a_disk_that_fills_while_the_manifest_is_written_is_one_line(setup, full_dir, monkeypatch):
-    from gaia_audio.morph import export
+    from gaia_audio.stimuli import export
 
     _, run, f = setup
     write_manifest = export.write_continuum_manifest

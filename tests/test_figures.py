@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from gaia_audio.errors import GaiaError
-from gaia_audio.io.figures import Worker, continuum_strip
+from gaia_audio.render.figures import Worker, continuum_strip
 
 
 def _pid() -> int:

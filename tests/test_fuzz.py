@@ -27,7 +27,7 @@ from gaia_audio.data import annotations, segment
 from gaia_audio.errors import AudioError, ConfigError, DataError, GaiaError
 from gaia_audio.io import audio
 from gaia_audio.io import manifest as manifests
-from gaia_audio.io.manifest import read_pairs
+from gaia_audio.stimuli.manifest import read_pairs
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                         HealthCheck.too_slow])

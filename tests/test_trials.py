@@ -13,8 +13,7 @@ from click.testing import CliRunner
 
 from gaia_audio.cli.main import main
 from gaia_audio.errors import DataError
-from gaia_audio.morph.export import ExportSettings, export
-from gaia_audio.morph.trials import (
+from gaia_audio.experiment.trials import (
     COLUMNS,
     STIMULI,
     Continuum,
@@ -24,6 +23,7 @@ from gaia_audio.morph.trials import (
     read_continuum,
     write_trials,
 )
+from gaia_audio.stimuli.export import ExportSettings, export
 
 SR = 16000
 DESIGNS = ("identification", "ax", "abx")
@@ -222,14 +222,23 @@ def test_bad_folders_give_one_line_errors_naming_the_file(tmp_path, how, message
     (("--design", "ax", "--distance", 0), "distance 0 is out of range for continuum 'ab' with 4 steps (use 1 to 3)"),
     (("--design", "abx", "--distance", 4), "distance 4 is out of range"),
     (("--design", "ax", "--distance", -1), "distance -1 is out of range"),
-    (("--design", "identification", "--repeats", 0), "repeats must be at least 1, got 0"),
-    (("--design", "abx", "--repeats", -2), "repeats must be at least 1, got -2"),
+
 ])
 def test_bad_settings_give_one_line_errors(tmp_path, args, message):
     folder = _folder(tmp_path, {"ab": 4})
     res = _invoke("trials", folder, *args)
     assert res.exit_code == 1 and res.stderr.strip().startswith(f"error: {folder / 'manifest.csv'}: ")
     assert message in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert not list(folder.glob("trials_*"))
+
+
+@pytest.mark.parametrize("repeats", [0, -2, 1001])
+def test_repeats_out_of_range_is_a_usage_error_before_the_folder_is_read(tmp_path, repeats):
+    folder = _folder(tmp_path, {"ab": 4})
+    res = _invoke("trials", folder, "--design", "identification", "--repeats", repeats)
+    assert res.exit_code == 1 and len(res.stderr.strip().splitlines()) == 1
+    assert res.stderr.startswith("error: ") and "Invalid value for '--repeats'" in res.stderr
+    assert "1<=x<=1000" in res.stderr
     assert not list(folder.glob("trials_*"))
 
 

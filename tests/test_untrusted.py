@@ -23,8 +23,8 @@ from gaia_audio.config import Config, load_config, to_dict
 from gaia_audio.data import segment
 from gaia_audio.errors import ConfigError, DataError, ModelError
 from gaia_audio.io import manifest as manifests
-from gaia_audio.io.manifest import read_pairs
 from gaia_audio.models import export
+from gaia_audio.stimuli.manifest import read_pairs
 
 
 class _WritesFile:

@@ -16,10 +16,10 @@ import torch
 
 from gaia_audio.data.load import load_data
 from gaia_audio.errors import DataError
-from gaia_audio.io import figures
 from gaia_audio.io.files import write_csv
 from gaia_audio.models import decode_line
 from gaia_audio.models.export import load_network
+from gaia_audio.render import figures
 
 
 @torch.no_grad()

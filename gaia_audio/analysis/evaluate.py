@@ -24,10 +24,10 @@ from torch import nn
 from gaia_audio.analysis.embed import load_run
 from gaia_audio.data.cache import split_holdout
 from gaia_audio.errors import DataError
-from gaia_audio.io import figures
 from gaia_audio.io.files import write_text
 from gaia_audio.models import decode_line
 from gaia_audio.morph.paths import step_cv
+from gaia_audio.render import figures
 from gaia_audio.training.report import write_run_page
 
 #: fewer held-out tiles than this and the evaluation uses every tile (and says so)

@@ -96,7 +96,7 @@ def fit(responses_csv, out_dir, continuum_dir, sigmoid, guess, lapse, max_rate, 
     """
     from gaia_audio.experiment.fits import FitSettings
     from gaia_audio.experiment.report import fit_responses
-    from gaia_audio.morph.trials import read_continuum
+    from gaia_audio.experiment.trials import read_continuum
 
     continuum = None if continuum_dir is None else read_continuum(continuum_dir)
     settings = FitSettings(sigmoid, guess, lapse, max_rate, n_boot, 0.95, seed)

@@ -101,7 +101,7 @@ def spectrogram(input_path, output_path, preset, kind, channel, title):
     """
     import torch
 
-    from gaia_audio.io import figures
+    from gaia_audio.render import figures
 
     frontend, y = _frontend_input(input_path, preset, kind, channel)
     with torch.no_grad():

@@ -21,11 +21,11 @@ def _run_export(kind: str, make_results, opts: dict, inputs: list[str], read: tu
     the output folder, which is checked before any slow work (``export.check_output``).
 
     continuum.png is drawn by a worker process started before torch is imported here, so that
-    matplotlib's import runs beside torch's (io.worker.Worker); the callers import nothing heavy first.
+    matplotlib's import runs beside torch's (render.worker.Worker); the callers import nothing heavy first.
     """
     import contextlib
 
-    from gaia_audio.io.worker import Worker
+    from gaia_audio.render.worker import Worker
 
     with contextlib.nullcontext() if opts["no_plot"] else Worker() as worker:
         _export_with(kind, make_results, opts, inputs, worker, read)
@@ -38,10 +38,10 @@ def _export_with(kind: str, make_results, opts: dict, inputs: list[str], worker,
     from gaia_audio.config import to_dict
     from gaia_audio.io import audio
     from gaia_audio.io.files import file_sha256
-    from gaia_audio.morph import export as continuum
     from gaia_audio.morph.model import load_model
-    from gaia_audio.morph.output_folder import default_out_dir
     from gaia_audio.pretrained import DEFAULT_MODEL
+    from gaia_audio.stimuli import export as continuum
+    from gaia_audio.stimuli.output_folder import default_out_dir
 
     if opts["model_path"] is None:
         opts["model_path"] = DEFAULT_MODEL
@@ -214,8 +214,8 @@ def continuum(pairs, grid, **opts):
 
             return [morph_grid(vm, [_load_endpoint(vm, p, opts["channel"]) for p in grid], opts["steps"])]
     else:
-        from gaia_audio.io.manifest import read_pairs
-        from gaia_audio.morph.output_folder import check_names
+        from gaia_audio.stimuli.manifest import read_pairs
+        from gaia_audio.stimuli.output_folder import check_names
 
         table = read_pairs(pairs)
         check_names([row["name"] for row in table], pairs)

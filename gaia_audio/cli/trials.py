@@ -34,7 +34,7 @@ def trials(continuum_dir, design, repeats, seed, distance):
       gaia-audio trials morph_ab --design identification --repeats 10 --seed 1
       gaia-audio trials continua --design abx --repeats 4 --distance 3
     """
-    from gaia_audio.morph.trials import make_trials, read_continuum, write_trials
+    from gaia_audio.experiment.trials import make_trials, read_continuum, write_trials
 
     if design == "identification" and distance is not None:
         raise click.UsageError("--distance applies to the ax and abx designs only")

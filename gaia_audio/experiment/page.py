@@ -1,6 +1,6 @@
 """The offline experiment page of a continuum folder: ``experiment_<design>.html`` on jsPsych.
 
-The page runs the trials of :func:`gaia_audio.morph.trials.make_trials` (also written beside it as
+The page runs the trials of :func:`gaia_audio.experiment.trials.make_trials` (also written beside it as
 ``trials_<design>.csv`` / ``.json``, the same rows in the same order) from ``file://`` with no
 network: jsPsych and its plugins (MIT, pinned, shipped in ``static/``) are copied into
 ``experiment/`` beside the page, the trial list is written into the page itself, and every sound
@@ -29,9 +29,9 @@ import soundfile as sf
 
 from gaia_audio.errors import DataError
 from gaia_audio.experiment.responses import endpoint_names, manifest_alphas
+from gaia_audio.experiment.trials import STIMULI, Continuum, make_trials, read_continuum, write_trials
 from gaia_audio.io.audio import save
 from gaia_audio.io.files import atomic_write, write_text
-from gaia_audio.morph.trials import STIMULI, Continuum, make_trials, read_continuum, write_trials
 
 #: Files of static/ copied beside every page, in the order the page loads the scripts.
 SCRIPTS = ("jspsych.min.js", "plugin-html-button-response.min.js", "plugin-audio-button-response.min.js",
@@ -53,7 +53,7 @@ def write_experiment(folder: str | os.PathLike, design: str, repeats: int = 1, s
     Args:
         folder: a continuum folder (manifest.csv and its WAVs).
         design: "identification", "ax" or "abx".
-        repeats, seed, distance: as for :func:`gaia_audio.morph.trials.make_trials`.
+        repeats, seed, distance: as for :func:`gaia_audio.experiment.trials.make_trials`.
         practice: begin with practice trials on the two endpoints of the first pair.
         headphone_check: run the Woods et al. (2017) antiphase check before the trials.
         isi_ms: silence between the sounds of an AX or ABX trial.

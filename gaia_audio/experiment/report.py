@@ -22,7 +22,7 @@ from gaia_audio.experiment.fits import FIT_COLUMNS, Curve, FitSettings, curve_ro
 from gaia_audio.experiment.psychometric import deviance_residuals
 from gaia_audio.experiment.responses import POOLED, manifest_alphas, read_responses
 from gaia_audio.io.files import write_csv, write_text
-from gaia_audio.io.pages import cell, link, page
+from gaia_audio.render.pages import cell, link, page
 
 
 def fit_responses(responses_csv, out_dir: str | os.PathLike, settings: FitSettings,
@@ -34,7 +34,7 @@ def fit_responses(responses_csv, out_dir: str | os.PathLike, settings: FitSettin
             list of them (each session's download): their rows are pooled.
         out_dir: the folder to write (made if missing; files of the same names are replaced).
         settings: how to fit.
-        continuum: a :class:`~gaia_audio.morph.trials.Continuum`, to check steps against its manifest
+        continuum: a :class:`~gaia_audio.experiment.trials.Continuum`, to check steps against its manifest
             and take α from it; None: steps are only checked to be whole numbers.
         plot: draw the figures.
     Returns:
@@ -84,7 +84,7 @@ def _plot_pair(path: Path, pair: str, curves: list[Curve], discrimination: list[
     """Draw one pair's figure (see the module's docstring) and write it atomically."""
     from matplotlib.figure import Figure
 
-    from gaia_audio.io.figures import save_figure
+    from gaia_audio.render.figures import save_figure
 
     panels = (1 if curves else 0) * 2 + (1 if discrimination else 0)
     heights = ([3, 1.4] if curves else []) + ([2.2] if discrimination else [])

@@ -174,7 +174,7 @@ def manifest_alphas(continuum) -> dict[str, dict[int, float]]:
     """{pair: {step: α}} from a continuum's manifest (its ``alpha`` column, where a row has a number).
 
     Args:
-        continuum: a :class:`~gaia_audio.morph.trials.Continuum`.
+        continuum: a :class:`~gaia_audio.experiment.trials.Continuum`.
     """
     out: dict[str, dict[int, float]] = {}
     by_file = {f: (p, s) for p, steps in continuum.pairs.items() for s, f in steps.items()}

@@ -22,8 +22,8 @@ from pathlib import Path, PurePosixPath
 
 from gaia_audio.errors import DataError
 from gaia_audio.experiment.responses import endpoint_names
+from gaia_audio.experiment.trials import make_trials, read_continuum, write_trials
 from gaia_audio.io.files import write_text
-from gaia_audio.morph.trials import make_trials, read_continuum, write_trials
 
 
 def praat_string(text: str) -> str:
@@ -45,7 +45,7 @@ def write_praat(folder: str | os.PathLike, design: str, repeats: int = 1, seed: 
         folder: the continuum folder.
         design: "identification" or "ax".
         repeats: Praat's numberOfReplicationsPerStimulus.
-        seed, distance: as for :func:`~gaia_audio.morph.trials.make_trials` (the stimuli are one block).
+        seed, distance: as for :func:`~gaia_audio.experiment.trials.make_trials` (the stimuli are one block).
         isi_ms: silence between the two sounds of an AX trial.
     Returns:
         The ExperimentMFC file, then the trial lists.
@@ -105,7 +105,7 @@ def write_pyoperant(folder: str | os.PathLike, design: str, repeats: int = 1, se
     Args:
         folder: the continuum folder.
         design: "identification" (the only design an operant two-key rig runs here).
-        repeats, seed, distance: as for :func:`~gaia_audio.morph.trials.make_trials`.
+        repeats, seed, distance: as for :func:`~gaia_audio.experiment.trials.make_trials`.
     Returns:
         The JSON file, then the trial lists.
     Raises:

@@ -1,1 +1,2 @@
-"""Files in and out: audio, the one atomic write, hashes, CSV manifests, figures."""
+"""Files and audio only: audio load/save/resample/levels/ramps, input checks, the one atomic write
+(safe under signals: signals.py), hashes, CSV text, and dataset manifests."""

@@ -8,20 +8,13 @@ from __future__ import annotations
 import csv
 import math
 import os
-import unicodedata
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from gaia_audio.errors import DataError
-from gaia_audio.io.files import atomic_write, read_text, write_csv
+from gaia_audio.io.files import atomic_write, read_text
 
 #: Columns of a dataset's manifest.csv, in order.
 MANIFEST_COLUMNS = ("path", "source", "onset", "offset", "sr", "duration", "label")
-#: Columns of a continuum's manifest.csv, in order (those no row uses are left out; weight columns w0… follow v).
-CONTINUUM_COLUMNS = ("file", "pair", "step", "alpha", "u", "v", "duration_s", "file_duration_s", "level_db",
-           "loudness_lufs", "realism", "distance_prev", "fidelity_db", "fidelity_untuned_db")
-
-
-#: every HELDOUT_EVERY-th unit (rows i % 3 == 2) is held out of a shipped model's training
 HELDOUT_EVERY = 3
 
 
@@ -141,68 +134,3 @@ def manifest_summary(path: str | os.PathLike, count_labels: bool = False) -> str
     return (f"{len(rows)} units{f' ({labelled} labelled)' if labelled or count_labels else ''} from "
             f"{len({r['source'] for r in rows})} recording(s), {sum(durations) / 1000:.2f} s in total, "
             f"{min(durations):.0f}-{max(durations):.0f} ms each, sr {rows[0]['sr']} Hz -> {path}")
-
-
-def read_pairs(path: str | os.PathLike) -> list[dict]:
-    """Read a pairs table: a CSV with columns ``a`` and ``b`` (audio paths, relative to the CSV)
-    and optionally ``name`` (the continuum's folder; default ``<a>_to_<b>``).
-
-    Returns:
-        [{"a": path, "b": path, "name": str}, ...] with resolved paths and unique names.
-    Raises:
-        DataError: missing file or columns, no rows, an empty cell, or a name used twice.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError("no such pairs file", path)
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            table = list(reader)
-            header = [(c or "").strip() for c in reader.fieldnames or []]
-    except (UnicodeDecodeError, csv.Error) as err:
-        raise DataError(f"not a readable CSV file ({err})", path) from None
-    if not table:
-        raise DataError("pairs file lists no pairs (need a header row with columns a, b and one row per pair)", path)
-    missing = [c for c in ("a", "b") if c not in header]
-    if missing:
-        raise DataError(f"pairs file lacks column(s) {', '.join(missing)} (it has: {', '.join(header)})", path)
-    pairs, seen = [], set()
-    for line, row in enumerate(table, start=2):
-        if any(cell.strip() for cell in row.pop(None, [])):  # csv puts cells beyond the header under None
-            raise DataError(f"line {line}: more cells than the header has columns", path)
-        row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
-        if not row["a"] or not row["b"]:
-            raise DataError(f"line {line}: empty a or b", path)
-        a, b = (path.parent / row[k] for k in ("a", "b"))
-        name = row.get("name") or f"{a.stem}_to_{b.stem}"
-        if name in seen:
-            raise DataError(f"line {line}: continuum name '{name}' is used twice", path)
-        if (name.startswith(".") or any(ch in name for ch in '/\\:*?"<>|') or len(name.encode("utf-8")) > 255
-                or any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in name)):
-            shown = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in name)
-            raise DataError(f"line {line}: continuum name '{shown[:80]}' cannot be a folder name", path)
-        seen.add(name)
-        pairs.append({"a": str(a), "b": str(b), "name": name})
-    return pairs
-
-
-def _cell(value) -> str:
-    """A manifest cell: empty for missing/NaN, numbers at fixed precision."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return ""
-    if isinstance(value, float):
-        return f"{value:.10g}"
-    return str(value)
-
-
-def write_continuum_manifest(path: Path, rows: list[dict]) -> Path:
-    """Write a continuum's rows as CSV, the known columns first in :data:`CONTINUUM_COLUMNS` order."""
-    used = {k for row in rows for k in row}
-    weights = sorted((k for k in used if k[:1] == "w" and k[1:].isdigit()), key=lambda k: int(k[1:]))
-    columns = [c for c in CONTINUUM_COLUMNS if c in used]
-    at = columns.index("v") + 1 if "v" in columns else columns.index("duration_s")
-    columns = columns[:at] + weights + columns[at:]
-    return write_csv(path, columns, [[_cell(row.get(c)) for c in columns] for row in rows])
-
-

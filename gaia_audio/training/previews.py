@@ -10,8 +10,9 @@ import torch
 from gaia_audio.config import Config
 from gaia_audio.data.cache import TileSet
 from gaia_audio.inversion import invert
-from gaia_audio.io import audio, figures
+from gaia_audio.io import audio
 from gaia_audio.models import decode_line
+from gaia_audio.render import figures
 
 
 @torch.no_grad()

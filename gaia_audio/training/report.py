@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 from gaia_audio.io.files import write_text
-from gaia_audio.io.pages import audio_tag, cell, link, page
+from gaia_audio.render.pages import audio_tag, cell, link, page
 
 #: Logged terms drawn first (GAIA's errors and balance, then the baselines'); others follow.
 PREFERRED = ("Lr", "Lfr", "Lfs", "L_dist", "L_D", "L_G", "lr_D", "lr_G", "loss", "recon", "kl")

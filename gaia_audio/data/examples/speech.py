@@ -31,9 +31,10 @@ from gaia_audio.data.annotations import annotation_format, read_annotations  # n
 from gaia_audio.data.examples import OneLineArgumentParser  # noqa: E402
 from gaia_audio.data.examples.zebra_finch import add_segmentation_options  # noqa: E402
 from gaia_audio.errors import ConfigError, DataError, GaiaError  # noqa: E402
-from gaia_audio.io import audio, figures  # noqa: E402
+from gaia_audio.io import audio  # noqa: E402
 from gaia_audio.io import manifest as manifests  # noqa: E402
 from gaia_audio.io.checks import check_files  # noqa: E402
+from gaia_audio.render import figures  # noqa: E402
 from gaia_audio.spectral.presets import PRESETS  # noqa: E402
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")

@@ -34,10 +34,11 @@ if __package__ in (None, ""):  # run as datasets/zebra_finch/prepare.py from a c
 from gaia_audio.data import segment  # noqa: E402
 from gaia_audio.data.examples import OneLineArgumentParser  # noqa: E402
 from gaia_audio.errors import ConfigError, DataError, GaiaError  # noqa: E402
-from gaia_audio.io import audio, figures  # noqa: E402
+from gaia_audio.io import audio  # noqa: E402
 from gaia_audio.io import manifest as manifests  # noqa: E402
 from gaia_audio.io.checks import check_files  # noqa: E402
 from gaia_audio.io.files import atomic_write  # noqa: E402
+from gaia_audio.render import figures  # noqa: E402
 from gaia_audio.spectral.presets import PRESETS  # noqa: E402
 
 WHEEL = "vocalpy==0.10.3"

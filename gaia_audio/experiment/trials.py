@@ -17,16 +17,14 @@ byte-identical files.
 """
 from __future__ import annotations
 
-import csv
 import json
-import os
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 
 import numpy as np
 
 from gaia_audio.errors import DataError
-from gaia_audio.io.files import read_text, write_csv, write_text
+from gaia_audio.io.files import write_csv, write_text
+from gaia_audio.stimuli.manifest import Continuum, read_continuum  # noqa: F401  (read_continuum: for the trials' users)
 
 DESIGNS = ("identification", "ax", "abx")
 #: Columns of ``trials_<design>.csv`` (and keys of each ``trials_<design>.json`` object besides ``stimuli``).
@@ -37,90 +35,6 @@ COLUMNS = {
 }
 #: The file columns of each design, in the order the sounds are played.
 STIMULI = {"identification": ("file",), "ax": ("a_file", "x_file"), "abx": ("a_file", "b_file", "x_file")}
-
-
-@dataclass
-class Continuum:
-    """The continua of one folder, as its manifest lists them.
-
-    Attributes:
-        folder: the continuum folder.
-        manifest: its manifest.csv (named in errors).
-        pairs: {pair name: {step: file}} in the manifest's order of pairs, steps ascending;
-            files are the manifest's ``file`` values (POSIX paths relative to ``folder``).
-    """
-
-    folder: Path
-    manifest: Path
-    pairs: dict[str, dict[int, str]]
-
-    def files(self) -> set[str]:
-        """Every file the manifest lists."""
-        return {f for steps in self.pairs.values() for f in steps.values()}
-
-
-def read_continuum(folder: str | os.PathLike) -> Continuum:
-    """Read a continuum folder's manifest.csv and check that every file it lists exists.
-
-    Args:
-        folder: a folder written by ``gaia-audio morph`` / ``continuum`` (or by hand): manifest.csv
-            with columns ``file`` and ``step`` (``pair`` optional: default, the folder's name).
-    Returns:
-        The :class:`Continuum`.
-    Raises:
-        DataError: naming the folder or manifest: missing, columns lacking, a bad or repeated file
-            or step, a listed file missing on disk.
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DataError("no such continuum folder", folder)
-    manifest = folder / "manifest.csv"
-    if not manifest.is_file():
-        raise DataError("no manifest.csv (write the continuum with 'gaia-audio morph' or 'continuum')", folder)
-    try:
-        reader = csv.DictReader(read_text(manifest).splitlines())
-        missing = [c for c in ("file", "step") if c not in (reader.fieldnames or [])]
-        if missing:
-            raise DataError(f"manifest lacks column(s) {', '.join(missing)} (a continuum's needs file and step)",
-                            manifest)
-        rows = [(reader.line_num, row) for row in reader]
-    except csv.Error as err:
-        raise DataError(f"not a readable CSV ({err})", manifest) from None
-    if not rows:
-        raise DataError("empty manifest: it lists no files", manifest)
-    pairs: dict[str, dict[int, str]] = {}
-    seen: set[str] = set()
-    for line, row in rows:
-        file, step = _check_row(row, folder, manifest, f"line {line}")
-        pair = (row.get("pair") or "").strip() or folder.name
-        if file in seen:
-            raise DataError(f"line {line}: file {file} is listed twice", manifest)
-        if step in pairs.get(pair, {}):
-            raise DataError(f"line {line}: step {step} of continuum '{pair}' is listed twice", manifest)
-        seen.add(file)
-        pairs.setdefault(pair, {})[step] = file
-    return Continuum(folder, manifest, {p: dict(sorted(steps.items())) for p, steps in pairs.items()})
-
-
-def _check_row(row: dict, folder: Path, manifest: Path, where: str) -> tuple[str, int]:
-    """A manifest row's (file, step), or a DataError: extra cells, a path leaving the folder,
-    a missing file, a step that is not a whole number."""
-    if None in row or row["file"] is None or row["step"] is None:
-        raise DataError(f"{where}: wrong number of fields", manifest)
-    file, step = row["file"].strip(), row["step"].strip()
-    if (not file or PurePosixPath(file).is_absolute() or PureWindowsPath(file).anchor
-            or ".." in file.replace("\\", "/").split("/")):
-        raise DataError(f"{where}: file '{file}' must be relative to the manifest's folder and must not use '..'",
-                        manifest)
-    if not (folder / file).is_file():
-        raise DataError(f"{where}: file {file} is listed but missing", manifest)
-    try:
-        value = float(step)
-    except ValueError:
-        value = float("nan")
-    if not value.is_integer():
-        raise DataError(f"{where}: step must be a whole number, got '{step}'", manifest)
-    return file, int(value)
 
 
 def make_trials(continuum: Continuum, design: str, repeats: int = 1, seed: int = 0, distance: int = 2) -> list[dict]:

@@ -5,7 +5,7 @@ is safe in worker processes and tests) and writes it atomically: a temporary fil
 folder, then renamed (:func:`gaia_audio.io.files.atomic_write`).
 matplotlib is imported inside the functions (it takes about half
 a second), so importing this module costs nothing until something is drawn; a command that will
-draw later can start a :class:`~gaia_audio.io.worker.Worker` first (re-exported here), which
+draw later can start a :class:`~gaia_audio.render.worker.Worker` first (re-exported here), which
 imports matplotlib in a child process while the command itself imports torch and computes.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 
 from gaia_audio.errors import GaiaError
 from gaia_audio.io.files import atomic_write
-from gaia_audio.io.worker import Worker  # noqa: F401  (figures.Worker: where commands have always found it)
+from gaia_audio.render.worker import Worker  # noqa: F401  (figures.Worker: where commands have always found it)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -30,13 +30,13 @@ from gaia_audio.config import MAX_RAMP_MS, MAX_SILENCE_MS, MAX_SR, MIN_LEVEL_DB,
 from gaia_audio.errors import AudioError, ConfigError, DataError
 from gaia_audio.io import audio
 from gaia_audio.io.files import atomic_folder, write_text
-from gaia_audio.io.manifest import write_continuum_manifest
-from gaia_audio.morph.output_folder import WRITTEN_BY, check_names, check_output, check_replaceable
-from gaia_audio.morph.page import continuum_groups, write_continuum_pages
+from gaia_audio.stimuli.manifest import write_continuum_manifest
+from gaia_audio.stimuli.output_folder import WRITTEN_BY, check_names, check_output, check_replaceable
+from gaia_audio.stimuli.page import continuum_groups, write_continuum_pages
 
 if TYPE_CHECKING:  # only annotations: importing this module stays free of torch
-    from gaia_audio.io.worker import Worker
     from gaia_audio.morph.series import MorphResult
+    from gaia_audio.render.worker import Worker
 
 LOUDNESS = ("rms", "lufs", "none")
 DEFAULT_LEVEL = {"rms": -20.0, "lufs": -23.0}
@@ -199,7 +199,7 @@ def export(results: list[MorphResult], out_dir: str | os.PathLike, settings: Exp
 
     One continuum goes straight into ``out_dir`` (``step_00.wav`` …); several go into one
     subfolder each, named after the pair. The input sounds go to ``originals/`` and a listening
-    page, ``index.html``, plays them beside the steps (:mod:`gaia_audio.morph.page`).
+    page, ``index.html``, plays them beside the steps (:mod:`gaia_audio.stimuli.page`).
 
     Args:
         results: the continua (from ``morph.morph_pair`` and friends).
@@ -240,7 +240,7 @@ def export(results: list[MorphResult], out_dir: str | os.PathLike, settings: Exp
             record["files"] = len(rows)
             record["written_by"] = WRITTEN_BY
             if plot:
-                from gaia_audio.io.figures import continuum_strip
+                from gaia_audio.render.figures import continuum_strip
 
                 draw = worker.run if worker is not None else lambda func, *args, **kwargs: func(*args, **kwargs)
                 draw(continuum_strip, strips, tmp / "continuum.png", results[0].sr,

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from gaia_audio.io.files import write_text
-from gaia_audio.io.pages import audio_tag, cell, page
+from gaia_audio.render.pages import audio_tag, cell, page
 
 #: Manifest columns shown for each step, with their headings (those no row uses are left out).
 SHOWN = {"step": "step", "alpha": "α", "u": "u", "v": "v", "duration_s": "duration (s)", "level_db": "level (dB)",

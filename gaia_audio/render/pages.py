@@ -1,7 +1,7 @@
 """Self-contained HTML pages: one file, inline style, relative links only, no script.
 
 A page written with :func:`page` opens from ``file://`` with no network: the listening page of a
-continuum (:mod:`gaia_audio.morph.page`) and the page of a training run
+continuum (:mod:`gaia_audio.stimuli.page`) and the page of a training run
 (:mod:`gaia_audio.training.report`) are built from these pieces.
 """
 from __future__ import annotations
