@@ -2,7 +2,7 @@
 
 For each corpus, on pairs of held-out units (never trained on) from different recordings, makes
 16-step continua by up to five methods in the same run and scores them on their waveforms
-(gaia_audio.bench.continuum):
+(benchmarks/continuum_measures.py):
 
   * gaia-audio tuned: ``morph_pair(..., spacing="equal", tune_steps=N)`` (per-pair tuning, issue 14 §1,
     with the endpoints' residual detail added back: gaia_audio.morph.detail), and the same without the
@@ -43,8 +43,10 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the measures beside this script
+import continuum_measures as cq  # noqa: E402
+
 from gaia_audio.analysis.evaluate import critic_auc
-from gaia_audio.bench import continuum as cq
 from gaia_audio.errors import GaiaError
 from gaia_audio.io import audio
 from gaia_audio.io import manifest as manifests

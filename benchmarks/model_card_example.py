@@ -13,12 +13,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
+from pathlib import Path
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the measures beside this script
+import continuum_measures as cq  # noqa: E402
+
 from gaia_audio import load_model, pretrained
-from gaia_audio.bench import continuum as cq
 from gaia_audio.io import audio
 from gaia_audio.morph.model import make_endpoint
 from gaia_audio.morph.perceptual import perceptual_distance
