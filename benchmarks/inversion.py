@@ -5,7 +5,7 @@ method gets the exact magnitude |STFT(y)| of real recordings (or a synthetic sig
 a waveform whose STFT magnitude matches it (``--band``: only the bins in the preset's band). Compared, in the same run:
 
   * ``librosa.griffinlim`` with n_iter=32 and its other defaults (momentum 0.99, random phase);
-  * our Fast Griffin-Lim, 32 iterations from a random phase (``inversion.griffin_lim``);
+  * our Fast Griffin-Lim, 32 iterations from a random phase (``inversion.sweeps.griffin_lim``);
   * our PGHI alone (``reconstruct(method="pghi")``);
   * PGHI then FGLA (``reconstruct()``'s default method, with the default n_iter, momentum,
     frame groups per iteration and cosets of frames solved in turn).

@@ -11,7 +11,7 @@ calls: the front end's magnitude, :func:`reconstruct`, then the front end's de-e
   sign, that band is re-solved on a decimated STFT with its sign walls flipped away;
 * :mod:`.sweeps` — Fast Griffin-Lim (Perraudin, Balazs & Søndergaard 2013) as Gauss-Seidel
   sweeps over groups of frames, over cosets of the frames in turn where the STFT is redundant
-  enough (:mod:`.griffin_lim` is the plain algorithm, for reading and for tests).
+  enough (:mod:`.reference` is the plain algorithm, for reading and for tests).
 
 How each default was measured is in benchmarks/inversion.md (``benchmarks/inversion.py``).
 """

@@ -18,7 +18,7 @@ import torch
 from gaia_audio.spectral.stft import istft, stft
 
 
-def griffin_lim(mag: torch.Tensor, phase: torch.Tensor, n_fft: int, hop_length: int, win_length: int,
+def plain_griffin_lim(mag: torch.Tensor, phase: torch.Tensor, n_fft: int, hop_length: int, win_length: int,
                 n_iter: int = 32, momentum: float = 0.99, length: int | None = None) -> torch.Tensor:
     """A waveform whose STFT magnitude approaches ``mag``, from a starting ``phase``.
 
