@@ -180,3 +180,17 @@ def test_embed_checks_every_file_it_would_write_first(tmp_path, monkeypatch, out
     if existing:
         assert (tmp_path / existing).read_text() == "keep me"
     assert not (tmp_path / "results.csv").exists()
+
+
+def test_training_on_units_whose_rate_cannot_hold_the_band_is_refused(tmp_path):
+    from gaia_audio.data.cache import build_tile_cache
+    from gaia_audio.errors import DataError
+    from gaia_audio.spectral.presets import make_frontend
+
+    (tmp_path / "units").mkdir()
+    write_wav(tmp_path / "units" / "u.wav", synthetic_unit(0, sr=8000), 8000)
+    (tmp_path / "manifest.csv").write_text("path,source,onset,offset,sr,duration,label\n"
+                                           "units/u.wav,s.wav,0,0.1,8000,0.1,\n")
+    with pytest.raises(DataError, match=r"manifest\.csv: unit units/u\.wav \(row 2\) is at 8000 Hz.*up to 8000 Hz"):
+        build_tile_cache(tmp_path, make_frontend("speech_16k"), "manifest.csv", tmp_path / "cache", False)
+    assert not (tmp_path / "cache").exists()

@@ -56,6 +56,29 @@ def _cache_key(frontend, manifest_path: Path) -> str:
     return h.hexdigest()[:16]
 
 
+def check_band(rows: list[dict], frontend, manifest_path: Path) -> None:
+    """Refuse units recorded at a rate whose band stops below the front end's ``fmax``.
+
+    Resampled up, such a unit has nothing in the top of the band: a model would train on tiles
+    that are partly empty and learn that as what the sounds are.
+
+    Raises:
+        DataError: naming the manifest, the first such unit's rate and the front end's band.
+    """
+    fmax = getattr(frontend, "fmax", None)
+    if fmax is None:
+        return
+    for k, row in enumerate(rows):
+        try:
+            sr = float(row.get("sr") or 0)
+        except (TypeError, ValueError):
+            continue  # the unit's own file tells when it is read
+        if 0 < sr < 2 * float(fmax):
+            raise DataError(f"unit {row.get('path')} (row {k + 2}) is at {sr:g} Hz, which cannot hold the front end's "
+                            f"band up to {float(fmax):g} Hz: choose a front end whose fmax is at most {sr / 2:g} Hz "
+                            "(frontend.fmax, or another frontend.preset)", manifest_path)
+
+
 def build_tile_cache(root: str | os.PathLike, frontend, manifest: str = "manifest.csv",
                      cache_dir: str | os.PathLike | None = None, progress: bool = True, write: bool = True) -> TileSet:
     """Tile every unit of ``root/manifest`` through ``frontend``, reusing a matching cache.
@@ -80,6 +103,7 @@ def build_tile_cache(root: str | os.PathLike, frontend, manifest: str = "manifes
     rows = read_manifest(manifest_path)
     if not rows:
         raise DataError("manifest lists no units", manifest_path)
+    check_band(rows, frontend, manifest_path)
     cache_dir = Path(cache_dir) if cache_dir else root / "cache"
     key = _cache_key(frontend, manifest_path)
     tiles_path, index_path = cache_dir / f"tiles-{key}.npy", cache_dir / f"tiles-{key}.json"
