@@ -377,6 +377,9 @@ MAX_SEED = 2**63 - 1
 MAX_REPEATS = 1000
 #: most sounds of a grid or barycentric morph (``--steps`` is per edge there: 10000 steps would be 10⁸ sounds)
 MAX_LATTICE_SOUNDS = 5000
+#: longest input a morph takes (seconds): a continuum's ends are vocalizations or phrases; two
+#: 60-second inputs took 7 GB to align and tune. Longer recordings are cut into units first.
+MAX_MORPH_SECONDS = 20.0
 #: largest multiple of an attribute vector (``--extent``, in standard deviations).
 MAX_EXTENT = 100.0
 #: the inversion methods (``gaia_audio.inversion.METHODS``; this module may not import that one).

@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 from click.testing import CliRunner
 from safetensors.torch import save_file
@@ -194,3 +195,30 @@ def test_training_on_units_whose_rate_cannot_hold_the_band_is_refused(tmp_path):
     with pytest.raises(DataError, match=r"manifest\.csv: unit units/u\.wav \(row 2\) is at 8000 Hz.*up to 8000 Hz"):
         build_tile_cache(tmp_path, make_frontend("speech_16k"), "manifest.csv", tmp_path / "cache", False)
     assert not (tmp_path / "cache").exists()
+
+
+def test_an_input_longer_than_a_morph_takes_is_refused_from_its_header(tmp_path, monkeypatch):
+    from gaia_audio.config import MAX_MORPH_SECONDS
+    from gaia_audio.io import audio
+
+    long = tmp_path / "long.wav"
+    sf.write(long, np.zeros(int(22050 * (MAX_MORPH_SECONDS + 1)), np.int16), 22050, subtype="PCM_16")
+    wav = write_wav(tmp_path / "a.wav", synthetic_unit(0), 44100)
+
+    def never(*args, **kwargs):
+        raise AssertionError("the long file's samples were read")
+
+    monkeypatch.setattr(audio, "_read", never)
+    _one_line_error(_invoke("morph", long, wav, "--steps", 3, "-o", tmp_path / "out"), "long.wav",
+                    f"more than the {MAX_MORPH_SECONDS:g} s a morph takes")
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_api_refuses_a_long_input_too():
+    from gaia_audio import load_model
+    from gaia_audio.config import MAX_MORPH_SECONDS
+    from gaia_audio.errors import AudioError
+    from gaia_audio.morph.model import make_endpoint
+
+    with pytest.raises(AudioError, match="a morph takes"):
+        make_endpoint(load_model("birdsong"), np.zeros(int(22050 * (MAX_MORPH_SECONDS + 5)), np.float32), 22050)

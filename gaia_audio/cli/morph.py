@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from gaia_audio.cli.options import FiniteRange, export_options, one_line_errors
-from gaia_audio.config import MAX_EXTENT, MAX_LATTICE_SOUNDS
+from gaia_audio.config import MAX_EXTENT, MAX_LATTICE_SOUNDS, MAX_MORPH_SECONDS
 
 
 def _run_export(kind: str, make_results, opts: dict, inputs: list[str], read: tuple = ()) -> None:
@@ -52,6 +52,7 @@ def _export_with(kind: str, make_results, opts: dict, inputs: list[str], worker,
     click.get_current_context().params.update(model_path=opts["model_path"], out_dir=opts["out_dir"])  # provenance
     protected = [*inputs, *read, opts["model_path"]]
     audio.check_channel(inputs, opts["channel"])  # --channel 5 on mono inputs: refused before any work
+    audio.check_duration(inputs, MAX_MORPH_SECONDS)  # from the headers: a 30-minute file is never read
     continuum.check_output(opts["out_dir"], opts["overwrite"], protected)
     settings = continuum.ExportSettings(sr=opts["sr"], subtype=opts["subtype"], loudness=opts["loudness"],
                                         level=opts["level"], ramp_ms=opts["ramp_ms"],

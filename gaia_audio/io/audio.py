@@ -124,6 +124,25 @@ def check_input_file(path: str | os.PathLike) -> Path:
     return path
 
 
+def check_duration(paths: list[str | os.PathLike], max_seconds: float) -> None:
+    """Refuse an input longer than ``max_seconds`` from its header, before its samples are read.
+
+    Files whose header soundfile cannot read are left to the check after loading.
+
+    Raises:
+        AudioError: naming the first input that is too long.
+    """
+    for path in paths:
+        try:
+            info = sf.info(str(path))
+        except (RuntimeError, OSError, TypeError, ValueError):
+            continue
+        if info.samplerate > 0 and info.frames / info.samplerate > max_seconds:
+            raise AudioError(f"{info.frames / info.samplerate:.1f} s long, more than the {max_seconds:g} s a morph "
+                             "takes: cut it into units first (gaia-audio prepare ... --source) or morph an excerpt",
+                             path)
+
+
 def check_channel(paths: list[str | os.PathLike], channel: int | None) -> None:
     """Refuse a ``channel`` that none of the input files has, reading their headers only.
 
