@@ -5,7 +5,6 @@ is imported, so matplotlib's import runs beside torch's (``benchmarks/morph_late
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -35,13 +34,12 @@ def _export_with(kind: str, make_results, opts: dict, inputs: list[str], worker,
     """``_run_export``'s work, drawing continuum.png with ``worker`` (None: no figure)."""
     import torch
 
-    from gaia_audio.config import to_dict
     from gaia_audio.io import audio
-    from gaia_audio.io.files import file_sha256
     from gaia_audio.morph.model import load_model
     from gaia_audio.pretrained import DEFAULT_MODEL
     from gaia_audio.stimuli import export as continuum
     from gaia_audio.stimuli.output_folder import default_out_dir
+    from gaia_audio.stimuli.provenance import build_provenance
 
     if opts["model_path"] is None:
         opts["model_path"] = DEFAULT_MODEL
@@ -64,16 +62,9 @@ def _export_with(kind: str, make_results, opts: dict, inputs: list[str], worker,
     notes = list(dict.fromkeys(n for r in results for n in r.notes))
     for note in notes:
         click.echo(f"note: {note}", err=True)
-    provenance = {
-        "kind": kind, "command": _full_command(), "argv": sys.argv, "seed": opts["seed"],
-        "model": {"path": str(vm.path), "sha256": vm.checksum(), "kind": vm.kind, "extra": vm.extra},
-        "recipe": to_dict(vm.config),
-        "morph": {"steps": opts["steps"], "alpha_range": list(opts["alpha_range"]), "path": opts["path_kind"],
-                  "spacing": opts["spacing"]},
-        "tuning": {r.name: r.tuning for r in results if getattr(r, "tuning", None)},
-        "inputs": [{"path": str(p), "sha256": file_sha256(p)} for p in inputs],
-        "notes": notes,
-    }
+    morph = {"steps": opts["steps"], "alpha_range": list(opts["alpha_range"]), "path": opts["path_kind"],
+             "spacing": opts["spacing"]}
+    provenance = build_provenance(kind, vm, results, inputs, morph, opts["seed"], _full_command())
     out = continuum.export(results, opts["out_dir"], settings, provenance, opts["overwrite"], worker is not None,
                            on_note=lambda note: click.echo(f"note: {note}", err=True), worker=worker,
                            inputs=protected)
