@@ -154,23 +154,30 @@ def test_prepare_speech_refuses_a_rate_below_its_band(tmp_path):
 # ---------------------------------------------------------------- the check itself
 
 
+def alternating(n: int, value: float) -> np.ndarray:
+    """(n,) samples of ±value, alternating: a full-band signal whose peak is ``value``."""
+    return value * np.where(np.arange(n) % 2, 1.0, -1.0)
+
+
 def test_check_signal_rules_and_their_order():
     args = dict(frontend_sr=22050, win_length=256, fmax=8000.0)
-    assert check_signal(np.full(512, 0.5), 22050, "ok", **args) == []
-    assert check_signal(np.full(256, 0.5), 22050, "ok", **args) == []  # exactly one window
+    assert check_signal(alternating(512, 0.5), 22050, "ok", **args) == []
+    assert check_signal(alternating(256, 0.5), 22050, "ok", **args) == []  # exactly one window
     with pytest.raises(AudioError, match="^x: too short"):
-        check_signal(np.full(255, 0.5), 22050, "x", **args)
+        check_signal(alternating(255, 0.5), 22050, "x", **args)
     with pytest.raises(AudioError, match="^x: too short"):  # 511 samples at 44.1 kHz are 256 after resampling...
-        check_signal(np.full(509, 0.5), 44100, "x", **args)  # ...509 are 255
-    assert check_signal(np.full(16000, 0.5), 16000, "edge", **args) == []  # Nyquist == fmax holds the band
+        check_signal(alternating(509, 0.5), 44100, "x", **args)  # ...509 are 255
+    assert check_signal(alternating(16000, 0.5), 16000, "edge", **args) == []  # Nyquist == fmax holds the band
     with pytest.raises(AudioError, match="sample rate 15999 Hz cannot hold"):
-        check_signal(np.full(16000, 0.5), 15999, "x", **args)
+        check_signal(alternating(16000, 0.5), 15999, "x", **args)
     with pytest.raises(AudioError, match="NaN or Inf"):
         check_signal(np.array([0.1, np.nan] * 300), 22050, "x", **args)
     with pytest.raises(AudioError, match="empty input"):
         check_signal(np.zeros(0), 22050, "x", **args)
     with pytest.raises(AudioError, match="sample rate 1 Hz"):  # the band before the length: resampling can't help
         check_signal(np.zeros(10), 1, "x", **args)
-    quiet = np.full(512, 10 ** ((NEAR_SILENT_DBFS - 0.5) / 20))
+    quiet = alternating(512, 10 ** ((NEAR_SILENT_DBFS - 0.5) / 20))
     assert check_signal(quiet, 22050, "q", **args)[0].startswith("q: near-silent: its peak is -60 dBFS")
     assert check_signal(quiet * 10 ** (1 / 20), 22050, "q", **args) == []  # just above: nothing to say
+    with pytest.raises(AudioError, match="^dc: constant input"):  # a DC offset holds no sound
+        check_signal(np.full(512, 0.5), 22050, "dc", **args)

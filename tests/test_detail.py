@@ -51,8 +51,8 @@ def test_ends_get_their_own_residual_and_nothing_else():
 def test_tuned_morph_ends_are_the_recordings_spectrograms(vm, pair):
     a, b = pair
     settings = dict(steps=10, lr=2e-3)
-    with_detail = morph_pair(vm, a, b, steps=5, tune=TuneSettings(**settings))
-    without = morph_pair(vm, a, b, steps=5, tune=TuneSettings(detail=False, **settings))
+    with_detail = morph_pair(vm, a, b, steps=5, spacing="uniform", tune=TuneSettings(**settings))
+    without = morph_pair(vm, a, b, steps=5, spacing="uniform", tune=TuneSettings(detail=False, **settings))
     for k, e in ((0, a), (-1, b)):
         S = e.S.numpy()
         assert with_detail.spectrograms[k].shape == S.shape

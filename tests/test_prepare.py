@@ -117,7 +117,8 @@ def test_zebra_finch_download_through_pip_from_local_index(tmp_path, zebra_finch
     rows = check_dataset(manifest, 16, 44100)  # 4 synthetic songs of 4 units each
     assert {r["source"] for r in rows} == set(SONGS)
     # download folder removed
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["manifest.csv", "raw", "units"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["manifest.csv", "manifest_heldout.csv",
+                                                               "manifest_train.csv", "raw", "units"]
     n_requests = len(requests)
     zebra_finch.prepare(tmp_path / "out", index_url=url)
     assert len(requests) == n_requests  # songs already in raw/: no second download

@@ -57,7 +57,7 @@ def test_encode_decode(vm):
 
 def test_morph_steps_rows_and_durations(vm):
     y_a, y_b = synthetic_unit(0, 0), synthetic_unit(1, 2)
-    result = continuum(vm, y_a, y_b, 44100, steps=5)
+    result = continuum(vm, y_a, y_b, 44100, steps=5, spacing="uniform")
     assert result.sr == vm.sr and len(result.waveforms) == len(result.rows) == len(result.spectrograms) == 5
     n_a, n_b = round(len(y_a) / 2), round(len(y_b) / 2)  # 44.1 kHz -> 22.05 kHz
     for k, (row, y) in enumerate(zip(result.rows, result.waveforms)):
@@ -89,7 +89,7 @@ def test_realism_is_relative_to_real_training_tiles(vm, run):
 def test_long_inputs_are_aligned_and_morphed_by_windows(vm):
     song_a, sr, _ = make_synthetic_song(sr=22050, seed=4)
     song_b = make_synthetic_song(sr=22050, seed=5, n_units=5)[0]
-    result = continuum(vm, song_a, song_b, sr, steps=3)
+    result = continuum(vm, song_a, song_b, sr, steps=3, spacing="uniform")
     assert any("aligned by DTW" in n for n in result.notes)
     lengths = [len(y) for y in result.waveforms]
     assert lengths[0] == len(song_a) and lengths[-1] == len(song_b)
