@@ -108,6 +108,7 @@ def test_three_inputs_make_a_barycentric_morph(setup, tmp_path):
     assert sum(bool(r["fidelity_db"]) for r in rows) == 3  # the three vertices
 
 
+@pytest.mark.slow
 def test_continuum_pairs_and_grid(setup, tmp_path):
     run, f = setup
     pairs = tmp_path / "pairs.csv"
@@ -127,6 +128,7 @@ def test_continuum_pairs_and_grid(setup, tmp_path):
     assert [(r["u"], r["v"]) for r in rows] == [("0", "0"), ("1", "0"), ("0", "1"), ("1", "1")]
 
 
+@pytest.mark.slow
 def test_stereo_is_mixed_down_or_a_channel_picked(setup, tmp_path):
     run, f = setup
     res = _invoke("morph", f["stereo"], f["b"], "--steps", 2, "-m", run, "-o", tmp_path / "mix", "--no-plot")

@@ -220,6 +220,7 @@ def _wait_for(condition, what: str, timeout: float = 300.0) -> None:
 needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc to find children")
 
 
+@pytest.mark.slow
 @needs_proc
 @pytest.mark.parametrize("signum, code, line", [(signal.SIGTERM, 143, "error: terminated by SIGTERM\n"),
                                                 (signal.SIGINT, 130, "error: interrupted\n")])
@@ -243,6 +244,7 @@ def test_a_signal_during_the_export_leaves_nothing_and_exits_128_plus_its_number
     assert _leftovers(proc.pid, str(out)) == []
 
 
+@pytest.mark.slow
 @needs_proc
 def test_a_signal_after_the_output_is_in_place_exits_0(model, tmp_path):
     run, a, b = model

@@ -86,6 +86,7 @@ def test_realism_is_relative_to_real_training_tiles(vm, run):
     assert 0.8 < ratio < 1.25
 
 
+@pytest.mark.slow
 def test_long_inputs_are_aligned_and_morphed_by_windows(vm):
     song_a, sr, _ = make_synthetic_song(sr=22050, seed=4)
     song_b = make_synthetic_song(sr=22050, seed=5, n_units=5)[0]
@@ -148,6 +149,7 @@ def test_not_a_model_is_a_model_error(tmp_path, run):
     assert json.loads(metadata["tile_shape"])[0] == 1
 
 
+@pytest.mark.slow
 def test_real_zebra_finch_syllables_and_motifs(vm, real_songs):
     """Two real syllables morph as units; two real song excerpts are aligned and morphed by windows."""
     from gaia_audio.data.segment import detect_units
