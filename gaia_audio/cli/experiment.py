@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gaia_audio.cli.options import SEED, one_line_errors
-from gaia_audio.config import MAX_REPEATS
+from gaia_audio.cli.options import SEED, design_options, one_line_errors
 
 
 def _rate(ctx, param, value):
@@ -22,12 +21,7 @@ def _rate(ctx, param, value):
 
 
 @click.command()
-@click.argument("continuum_dir", type=click.Path(file_okay=False))
-@click.option("--design", required=True, type=click.Choice(["identification", "ax", "abx"]),
-              help="identification (one sound per trial), ax (same/different) or abx (does X match A or B).")
-@click.option("--repeats", default=1, show_default=True, type=click.IntRange(1, MAX_REPEATS),
-              help="Blocks per continuum.")
-@click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the shuffles.")
+@design_options
 @click.option("--distance", default=2, show_default=True, type=click.IntRange(1),
               help="ax/abx: step difference d of the pairs (k, k+d).")
 @click.option("--rig", type=click.Choice(["jspsych", "praat", "pyoperant"]), default="jspsych", show_default=True,

@@ -9,7 +9,16 @@ import sys
 
 import click
 
-from gaia_audio.config import MAX_ALPHA, MAX_RAMP_MS, MAX_SEED, MAX_SILENCE_MS, MAX_SR, MAX_STEPS, MIN_LEVEL_DB
+from gaia_audio.config import (
+    MAX_ALPHA,
+    MAX_RAMP_MS,
+    MAX_REPEATS,
+    MAX_SEED,
+    MAX_SILENCE_MS,
+    MAX_SR,
+    MAX_STEPS,
+    MIN_LEVEL_DB,
+)
 from gaia_audio.errors import GaiaError, one_line
 from gaia_audio.io import signals
 
@@ -124,6 +133,22 @@ def export_options(func):
                      help="cpu, cuda, cuda:N or mps: one this machine has."),
         click.option("--overwrite", is_flag=True, help="Replace an existing output folder."),
         click.option("--no-plot", is_flag=True, help="Do not draw continuum.png."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def design_options(func):
+    """What `trials` and `experiment` share: the continuum folder, the design, its blocks and their seed."""
+    options = [
+        click.argument("continuum_dir", type=click.Path(file_okay=False)),
+        click.option("--design", required=True, type=click.Choice(["identification", "ax", "abx"]),
+                     help="identification (one sound per trial), ax (same/different) or abx (does X match A or B)."),
+        click.option("--repeats", default=1, show_default=True, type=click.IntRange(1, MAX_REPEATS),
+                     help="Blocks per continuum; each block is one full, shuffled repetition of the design."),
+        click.option("--seed", default=0, show_default=True, type=SEED,
+                     help="Seed of the shuffles: the same seed writes byte-identical files."),
     ]
     for option in reversed(options):
         func = option(func)

@@ -3,18 +3,11 @@ from __future__ import annotations
 
 import click
 
-from gaia_audio.cli.options import SEED, one_line_errors
-from gaia_audio.config import MAX_REPEATS
+from gaia_audio.cli.options import design_options, one_line_errors
 
 
 @click.command()
-@click.argument("continuum_dir", type=click.Path(file_okay=False))
-@click.option("--design", required=True, type=click.Choice(["identification", "ax", "abx"]),
-              help="identification (one sound per trial), ax (same/different) or abx (does X match A or B).")
-@click.option("--repeats", default=1, show_default=True, type=click.IntRange(1, MAX_REPEATS),
-              help="Blocks per continuum; each block is one full, shuffled repetition of the design.")
-@click.option("--seed", default=0, show_default=True, type=SEED,
-              help="Seed of the shuffles: the same seed writes byte-identical files.")
+@design_options
 @click.option("--distance", default=None, type=int,
               help="ax/abx: step difference d of the pairs (k, k+d), 1 <= d < steps [default: 2].")
 @one_line_errors
