@@ -62,8 +62,9 @@ def main() -> None:
 
     \b
     Example:
+      gaia-audio morph a.wav b.wav --steps 16            # the shipped birdsong model
+      gaia-audio morph two.wav five.wav --model speech
       gaia-audio train recipes/zebra_finch.yaml
-      gaia-audio morph a.wav b.wav --steps 16 --model runs/zebra_finch
     """
 
 
