@@ -386,6 +386,18 @@ MAX_EXTENT = 100.0
 INVERSION_METHODS = ("pghi+fgla", "pghi", "fgla")
 
 
+def check_grid_steps(steps: int) -> int:
+    """Refuse a grid of ``steps`` per side whose steps² sounds exceed :data:`MAX_LATTICE_SOUNDS`.
+
+    Raises:
+        ConfigError: naming the count and the largest ``--steps`` that works.
+    """
+    if steps * steps > MAX_LATTICE_SOUNDS:
+        raise ConfigError(f"a grid of {steps} steps per side makes {steps * steps} sounds (more than "
+                          f"{MAX_LATTICE_SOUNDS}); use --steps {math.isqrt(MAX_LATTICE_SOUNDS)} or fewer")
+    return steps
+
+
 def in_bounds(value, lo: float, hi: float, none_ok: bool = True) -> bool:
     """True for a finite number in [lo, hi] (or None where allowed)."""
     if value is None:

@@ -23,6 +23,10 @@ class AudioError(GaiaError):
     """An audio file is missing, empty, unreadable, or holds unusable samples."""
 
 
+class BandError(AudioError):
+    """A recording's sample rate cannot hold a front end's band: the model, not the file, must change."""
+
+
 class ConfigError(GaiaError):
     """A recipe, override or config value is wrong."""
 

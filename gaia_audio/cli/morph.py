@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from gaia_audio.cli.options import FiniteRange, export_options, one_line_errors
-from gaia_audio.config import MAX_EXTENT, MAX_LATTICE_SOUNDS, MAX_MORPH_SECONDS
+from gaia_audio.config import MAX_EXTENT, MAX_MORPH_SECONDS, check_grid_steps
 
 
 def _run_export(kind: str, make_results, opts: dict, inputs: list[str], read: tuple = ()) -> None:
@@ -99,7 +99,7 @@ def _tune_settings(opts):
 
 def _load_endpoint(vm, path, channel):
     """Read one input file and bring it to the model (mono, the model's rate, loud enough)."""
-    from gaia_audio.errors import AudioError
+    from gaia_audio.errors import AudioError, BandError
     from gaia_audio.io import audio
     from gaia_audio.morph.model import make_endpoint
 
@@ -109,7 +109,7 @@ def _load_endpoint(vm, path, channel):
         return make_endpoint(vm, y, sr, Path(path).stem, channel)
     except AudioError as err:  # it names the input as rows and notes do (its stem); an error names the file
         problem = err.problem
-        if problem.startswith("sample rate") and "band" in problem:  # the model, not the file, is what to change
+        if isinstance(err, BandError):  # the model, not the file, is what to change
             from gaia_audio.pretrained import names
 
             problem += (f"; model '{vm.name}' cannot carry it: choose another with --model (shipped: "
@@ -196,9 +196,7 @@ def continuum(pairs, grid, **opts):
     if (pairs is None) == (grid is None):
         raise click.UsageError("give either a PAIRS csv or --grid A B C D")
     if grid is not None:
-        if opts["steps"] ** 2 > MAX_LATTICE_SOUNDS:  # refused before any work (morph.paths.grid_weights says it too)
-            raise click.BadParameter(f"a grid of {opts['steps']} steps per side makes {opts['steps'] ** 2} sounds "
-                                     f"(more than {MAX_LATTICE_SOUNDS})", param_hint="--steps")
+        check_grid_steps(opts["steps"])  # before any work (torch is not imported yet)
         inputs = list(grid)
 
         def make(vm):

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gaia_audio.errors import AudioError
+from gaia_audio.errors import AudioError, BandError
 from gaia_audio.io import audio
 
 #: An input whose loudest time-frequency bin is less than this many dB above the front end's
@@ -72,7 +72,7 @@ def check_signal(y: np.ndarray, sr: int, name: str | os.PathLike, frontend_sr: i
     if int(sr) <= 0:
         raise AudioError(f"sample rate must be positive, got {sr}", name)
     if fmax is not None and sr / 2 < float(fmax):
-        raise AudioError(f"sample rate {int(sr)} Hz cannot hold the front end's band up to {float(fmax):g} Hz "
+        raise BandError(f"sample rate {int(sr)} Hz cannot hold the front end's band up to {float(fmax):g} Hz "
                          f"(it needs at least {2 * float(fmax):g} Hz; resampling up cannot create the missing band)",
                          name)
     n_analysed = n if int(sr) == int(frontend_sr) else math.ceil(n * int(frontend_sr) / int(sr))

@@ -49,16 +49,18 @@ class VocalModel:
         extra: the exported metadata (``d_error_real`` for GAIA).
         path: the model file it was loaded from.
         device: where the network runs.
+        sha256: the file's hash as it was loaded (None: hashed when asked).
     """
 
     def __init__(self, model: torch.nn.Module, frontend, config: Config, extra: dict | None = None,
-                 path: str | os.PathLike | None = None, device: str | torch.device = "cpu"):
+                 path: str | os.PathLike | None = None, device: str | torch.device = "cpu", sha256: str | None = None):
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.frontend = frontend.to(self.device)
         self.config = config
         self.extra = dict(extra or {})
         self.path = None if path is None else Path(path)
+        self.sha256 = sha256
         self.kind = config.model.kind
         self.sr = int(frontend.sr)
         self.n_freq, self.n_frames = (int(v) for v in frontend.tile_shape)
@@ -111,12 +113,12 @@ class VocalModel:
     def checksum(self) -> str | None:
         """SHA-256 of the model file as it was loaded (None for a model built in memory).
 
-        :func:`load_model` hashes the file before and after reading it, so a file replaced while a
-        morph runs cannot be recorded in its provenance in place of the one that made the sounds.
+        :func:`load_model` hashes the file as it opens it, so a file replaced while a morph runs
+        cannot be recorded in its provenance in place of the one that made the sounds.
         """
         if self.path is None:
             return None
-        return self.loaded_sha256 if getattr(self, "loaded_sha256", None) else file_sha256(self.path)
+        return self.sha256 or file_sha256(self.path)
 
     # ---- building blocks ------------------------------------------------------------------
 
@@ -222,17 +224,13 @@ def load_model(path: str | os.PathLike = DEFAULT_MODEL, device: str | torch.devi
         ModelError: missing file, not a gaia-audio model, or weights that do not fit the recipe.
     """
     file = resolve_model_path(path)
-    sha256 = file_sha256(file)
+    sha256 = file_sha256(file)  # what provenance records: the file as it is read now, not after the morph
     model, config, extra = load_network(file)
-    if file_sha256(file) != sha256:
-        raise ModelError("the model file changed while it was being read; try again", file)
     frontend = make_frontend(**dataclasses.asdict(config.frontend))
     if tuple(frontend.tile_shape) != tuple(extra["tile_shape"][1:]):
         raise ModelError(f"model tile shape {tuple(extra['tile_shape'][1:])} does not match its front end's "
                          f"{tuple(frontend.tile_shape)}", extra["path"])
-    vm = VocalModel(model, frontend, config, extra, extra["path"], device)
-    vm.loaded_sha256 = sha256
-    return vm
+    return VocalModel(model, frontend, config, extra, extra["path"], device, sha256)
 
 
 @dataclass

@@ -16,7 +16,7 @@ import math
 import numpy as np
 import torch
 
-from gaia_audio.config import MAX_LATTICE_SOUNDS
+from gaia_audio.config import MAX_LATTICE_SOUNDS, check_grid_steps
 from gaia_audio.errors import DataError
 from gaia_audio.morph.perceptual import frame_distance, perceptual_frames
 from gaia_audio.morph.stream import STREAM_CHUNK
@@ -178,9 +178,7 @@ def grid_weights(steps: int) -> tuple[np.ndarray, np.ndarray]:
     """
     if steps < 2:
         raise DataError(f"a grid needs at least 2 steps per side, got {steps}")
-    if steps * steps > MAX_LATTICE_SOUNDS:
-        raise DataError(f"a grid of {steps} steps per side makes {steps * steps} sounds (more than "
-                        f"{MAX_LATTICE_SOUNDS}); use at most {math.isqrt(MAX_LATTICE_SOUNDS)} steps")
+    check_grid_steps(steps)
     t = np.linspace(0.0, 1.0, steps)
     v, u = (g.ravel() for g in np.meshgrid(t, t, indexing="ij"))
     weights = np.stack([(1 - u) * (1 - v), u * (1 - v), (1 - u) * v, u * v], axis=1)

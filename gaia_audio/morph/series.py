@@ -208,12 +208,12 @@ def _note_uneven(result: MorphResult) -> None:
     """Say so when ``--spacing equal`` could not make the steps even (a path that jumps, or very few steps)."""
     distances = [row["distance_prev"] for row in result.rows[1:]
                  if isinstance(row.get("distance_prev"), (int, float))]
-    if len(distances) >= 2 and step_cv(distances) > UNEVEN_CV:
+    cv = step_cv(distances) if len(distances) >= 2 else 0.0
+    if cv > UNEVEN_CV:
         shown = " / ".join(f"{d:.1f}" for d in distances) if len(distances) <= 6 else \
             f"{min(distances):.1f} to {max(distances):.1f}"
-        result.notes.append(f"{result.name}: steps are not evenly spaced (distances {shown} dB, CV "
-                            f"{step_cv(distances):.2f}): the path changes faster than the steps can follow; "
-                            f"more --steps spread it")
+        result.notes.append(f"{result.name}: steps are not evenly spaced (distances {shown} dB, CV {cv:.2f}): the path "
+                            f"changes faster than the steps can follow; more --steps spread it")
 
 
 @torch.no_grad()
