@@ -137,10 +137,18 @@ def check_duration(paths: list[str | os.PathLike], max_seconds: float) -> None:
             info = sf.info(str(path))
         except (RuntimeError, OSError, TypeError, ValueError):
             continue
-        if info.samplerate > 0 and info.frames / info.samplerate > max_seconds:
-            raise AudioError(f"{info.frames / info.samplerate:.1f} s long, more than the {max_seconds:g} s a morph "
-                             "takes: cut it into units first (gaia-audio prepare ... --source) or morph an excerpt",
-                             path)
+        check_length(info.frames, info.samplerate, max_seconds, path)
+
+
+def check_length(n: int, sr: int, max_seconds: float, name: str | os.PathLike) -> None:
+    """Refuse ``n`` samples at ``sr`` that last longer than a morph takes (``max_seconds``).
+
+    Raises:
+        AudioError: naming ``name``, the duration and what to do instead.
+    """
+    if int(sr) > 0 and n / int(sr) > max_seconds:
+        raise AudioError(f"{n / int(sr):.1f} s long, more than the {max_seconds:g} s a morph takes: cut it into units "
+                         "first (gaia-audio prepare ... --source) or morph an excerpt", name)
 
 
 def check_channel(paths: list[str | os.PathLike], channel: int | None) -> None:

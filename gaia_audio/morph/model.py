@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from gaia_audio.config import MAX_MORPH_SECONDS, Config
-from gaia_audio.errors import AudioError, ModelError
+from gaia_audio.errors import ModelError
 from gaia_audio.inversion import invert
 from gaia_audio.io import audio
 from gaia_audio.io.checks import QUIET_DB, check_loud_enough, check_signal
@@ -271,9 +271,7 @@ def make_endpoint(vm: VocalModel, y: np.ndarray, sr: int, name: str = "input", c
             a channel that does not exist. A near-silent input that is not too quiet gets a note.
     """
     y = np.asarray(y, dtype=np.float32)
-    if int(sr) > 0 and y.shape[-1] / int(sr) > MAX_MORPH_SECONDS:
-        raise AudioError(f"{y.shape[-1] / int(sr):.1f} s long, more than the {MAX_MORPH_SECONDS:g} s a morph takes: "
-                         "cut it into units first (gaia-audio prepare ... --source) or morph an excerpt", name)
+    audio.check_length(y.shape[-1], sr, MAX_MORPH_SECONDS, name)
     y, note = audio.to_mono(y[0] if y.ndim == 2 and y.shape[0] == 1 else y, channel, name)
     notes = [f"{name}: {note}"] if note else []
     # empty, NaN/Inf, a rate below the band, too short, silent: the check every command shares
