@@ -386,15 +386,27 @@ def test_steps_made_a_chunk_at_a_time_equal_steps_made_at_once(model, monkeypatc
     run, a, b = model
     vm = load_model(run)
     ends = [make_endpoint(vm, *audio.load(p, mono=False), p.stem) for p in (a, b)]
+    from gaia_audio.morph.steps import Series
+
     torch.manual_seed(0)
-    tiles = vm.decode_codes(torch.randn(10, int(vm.model.code_dim)))
-    lengths = [len(ends[0].y)] * 10  # one length: a batch's padding (which shapes each tail) is the same
-    spectrograms = [vm.from_tile(tile, vm.frames_for(n)) for tile, n in zip(tiles, lengths)]
+    codes = torch.randn(10, int(vm.model.code_dim))
+    n = len(ends[0].y)  # one length: a batch's padding (which shapes each tail) is the same
+
+    class Codes(Series):  # step k decodes code k (any series renders through Series.render)
+        def __init__(self):
+            self.vm = vm
+
+        def decode(self, positions):
+            return vm.decode_codes(codes[torch.as_tensor(positions, dtype=torch.long)])
+
+        def untile(self, tiles, position):
+            return vm.from_tile(tiles, vm.frames_for(n)), n
+
     previous = [None, 0, 1, 2, 0, 4, 5, 1, 7, 8]  # a later chunk compares with an early step
 
     def finish():
         rows = [{"step": k} for k in range(10)]
-        return finish_module.finish(vm, tiles, spectrograms, lengths, rows, {0: ends[0]}, "ab", [], ends, previous)
+        return finish_module.finish_series(Codes(), np.arange(10), rows, {0: ends[0]}, "ab", [], ends, previous)
 
     whole = finish()
     monkeypatch.setattr(finish_module, "STREAM_CHUNK", 4)

@@ -33,7 +33,8 @@ from gaia_audio.morph.paths import (
     step_cv,
 )
 from gaia_audio.morph.perceptual import perceptual_distance, previous_distances
-from gaia_audio.morph.series import _UnitSeries, morph_attribute, morph_barycentric, morph_grid, morph_pair
+from gaia_audio.morph.series import morph_attribute, morph_barycentric, morph_grid, morph_pair
+from gaia_audio.morph.steps import UnitPair
 
 # ---- paths and spacing (pure) ---------------------------------------------------------------
 
@@ -261,12 +262,10 @@ def test_pghi_alone_measures_the_path_as_the_full_chain_does(real_pair):
     vm = _identity_vm(power=3.0)
     vm.config.inversion.n_iter = 20
     a, b = (make_endpoint(vm, y, 22050, n) for y, n in zip(real_pair, "ab"))
-    series, dense = _UnitSeries(vm, a, b, "lerp"), np.linspace(0, 1, 33)
-    tiles = series.decode(dense)
-    built = [series.spectrogram(tiles[k], float(dense[k])) for k in range(len(dense))]
+    series, dense = UnitPair(vm, a, b, "lerp"), np.linspace(0, 1, 33)
     arcs = []
     for method in ("pghi", "pghi+fgla"):
-        waveforms = vm.invert_many([S for S, _ in built], [n for _, n in built], method=method)
+        waveforms = series.render(dense, method=method).waveforms
         arc = arc_length(previous_distances(waveforms, vm.sr)[1:])
         arcs.append(arc / arc[-1])
     assert np.abs(arcs[0] - arcs[1]).max() < 0.05

@@ -16,10 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from gaia_audio.analysis.embed import encode_all, load_run
-from gaia_audio.errors import DataError, ModelError
+from gaia_audio.errors import DataError
 from gaia_audio.io.files import write_text
-
-ATTRIBUTES_FILE = "attributes.json"
+from gaia_audio.morph.model import ATTRIBUTES_FILE, load_attribute  # noqa: F401 (read where morphs read it)
 
 
 def _as_numbers(values: list[str]) -> np.ndarray | None:
@@ -125,29 +124,3 @@ def attributes_run(run: str | os.PathLike, labels_csv: str | os.PathLike | None 
     run_dir = Path(run) if Path(run).is_dir() else Path(run).parent
     out = Path(out) if out is not None else run_dir / ATTRIBUTES_FILE
     return write_text(out, json.dumps({"code_dim": int(codes.shape[1]), "attributes": found}))
-
-
-def load_attribute(path: str | os.PathLike, name: str, code_dim: int) -> np.ndarray:
-    """One saved attribute vector (code_dim,) from an ``attributes.json``."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError("no attribute vectors for this model (run 'gaia-audio attributes' first)", path)
-    try:
-        saved = json.loads(path.read_text(encoding="utf-8"))
-        found = saved["attributes"]
-        if not isinstance(found, dict):
-            raise TypeError
-    except (ValueError, KeyError, TypeError):
-        raise ModelError("not an attributes file", path) from None
-    if name not in found:
-        raise ModelError(f"no attribute {name!r} (have: {', '.join(sorted(found))})", path)
-    values = found[name].get("vector") if isinstance(found[name], dict) else None
-    if not isinstance(values, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-        raise ModelError(f"attribute {name!r} is not a list of numbers", path)
-    vector = np.asarray(values, np.float64)
-    if not np.all(np.isfinite(vector)) or np.abs(vector).max(initial=0) > 1e6:
-        raise ModelError(f"attribute {name!r} is not a list of finite numbers of a code's size", path)
-    vector = vector.astype(np.float32)
-    if vector.shape != (code_dim,):
-        raise ModelError(f"attribute {name!r} has {vector.size} dimensions, the model's code {code_dim}", path)
-    return vector

@@ -1,76 +1,46 @@
 """``gaia-audio morph`` and ``gaia-audio continuum``: write continua between sounds for experiments.
 
-Nothing heavy is imported at module level: ``_run_export`` starts the drawing worker before torch
-is imported, so matplotlib's import runs beside torch's (``benchmarks/morph_latency.py``).
+Each command parses its options into a :class:`~gaia_audio.stimuli.continua.MorphRequest` and
+calls :func:`~gaia_audio.stimuli.continua.write_continua`, which does the work (a Python caller
+gets the same folder). Nothing heavy is imported here: the library starts its drawing worker
+before torch is imported (``benchmarks/morph_latency.py``).
 """
 from __future__ import annotations
-
-from pathlib import Path
 
 import click
 
 from gaia_audio.cli.options import FiniteRange, export_options, one_line_errors
-from gaia_audio.config import MAX_EXTENT, MAX_MORPH_SECONDS, check_grid_steps
+from gaia_audio.config import MAX_EXTENT
 
 
-def _run_export(kind: str, make_results, opts: dict, inputs: list[str], read: tuple = ()) -> None:
-    """Load the model, build the continua with ``make_results(vm)``, print their notes, export them.
+def _write(request, opts: dict) -> None:
+    """Write ``request``'s continua with the export options, printing notes and where they went."""
+    from gaia_audio.errors import AudioError, BandError
+    from gaia_audio.pretrained import DEFAULT_MODEL, names
+    from gaia_audio.stimuli.continua import write_continua
+    from gaia_audio.stimuli.export import ExportSettings
 
-    ``inputs`` (the sounds) and ``read`` (other files read, such as a pairs table) are never inside
-    the output folder, which is checked before any slow work (``export.check_output``).
-
-    continuum.png is drawn by a worker process started before torch is imported here, so that
-    matplotlib's import runs beside torch's (render.worker.Worker); the callers import nothing heavy first.
-    """
-    import contextlib
-
-    from gaia_audio.render.worker import Worker
-
-    with contextlib.nullcontext() if opts["no_plot"] else Worker() as worker:
-        _export_with(kind, make_results, opts, inputs, worker, read)
-
-
-def _export_with(kind: str, make_results, opts: dict, inputs: list[str], worker, read: tuple = ()) -> None:
-    """``_run_export``'s work, drawing continuum.png with ``worker`` (None: no figure)."""
-    import torch
-
-    from gaia_audio.io import audio
-    from gaia_audio.morph.model import load_model
-    from gaia_audio.pretrained import DEFAULT_MODEL
-    from gaia_audio.stimuli import export as continuum
-    from gaia_audio.stimuli.output_folder import default_out_dir
-    from gaia_audio.stimuli.provenance import build_provenance
-
-    if opts["model_path"] is None:
-        opts["model_path"] = DEFAULT_MODEL
-    if opts["out_dir"] is None:  # a new folder named after the inputs (or the pairs table), never an existing one
-        stems = [Path(p).stem for p in (read or inputs)]
-        suffix = {"pairs": "_continua", "grid": "_grid", "attribute": f"_{opts.get('attribute')}"}.get(kind, "")
-        opts["out_dir"] = str(default_out_dir(stems, suffix))
+    opts["model_path"] = opts["model_path"] or DEFAULT_MODEL
+    opts["out_dir"] = opts["out_dir"] or str(request.default_out())  # a new folder, never an existing one
     click.get_current_context().params.update(model_path=opts["model_path"], out_dir=opts["out_dir"])  # provenance
-    protected = [*inputs, *read, opts["model_path"]]
-    audio.check_channel(inputs, opts["channel"])  # --channel 5 on mono inputs: refused before any work
-    audio.check_duration(inputs, MAX_MORPH_SECONDS)  # from the headers: a 30-minute file is never read
-    continuum.check_output(opts["out_dir"], opts["overwrite"], protected)
-    settings = continuum.ExportSettings(sr=opts["sr"], subtype=opts["subtype"], loudness=opts["loudness"],
-                                        level=opts["level"], ramp_ms=opts["ramp_ms"],
-                                        silence_before_ms=opts["silence_ms"][0], silence_after_ms=opts["silence_ms"][1])
-    torch.manual_seed(opts["seed"])
-    vm = load_model(opts["model_path"], device=opts["device"])  # hashed as loaded (vm.checksum)
-    settings.check_band(getattr(vm.frontend, "fmax", None), vm.path)  # before any slow work
-    results = make_results(vm)
-    notes = list(dict.fromkeys(n for r in results for n in r.notes))
-    for note in notes:
-        click.echo(f"note: {note}", err=True)
-    morph = {"steps": opts["steps"], "alpha_range": list(opts["alpha_range"]), "path": opts["path_kind"],
-             "spacing": opts["spacing"]}
-    provenance = build_provenance(kind, vm, results, inputs, morph, opts["seed"], _full_command())
-    out = continuum.export(results, opts["out_dir"], settings, provenance, opts["overwrite"], worker is not None,
-                           on_note=lambda note: click.echo(f"note: {note}", err=True), worker=worker,
-                           inputs=protected)
-    n_files = sum(len(r.rows) for r in results)
-    click.echo(f"{n_files} sounds written to {out} (manifest.csv, provenance.json"
+    settings = ExportSettings(sr=opts["sr"], subtype=opts["subtype"], loudness=opts["loudness"], level=opts["level"],
+                              ramp_ms=opts["ramp_ms"], silence_before_ms=opts["silence_ms"][0],
+                              silence_after_ms=opts["silence_ms"][1])
+    try:
+        written = write_continua(request, opts["out_dir"], opts["model_path"], settings, seed=opts["seed"],
+                                 device=opts["device"], overwrite=opts["overwrite"], plot=not opts["no_plot"],
+                                 command=_full_command(), on_note=lambda note: click.echo(f"note: {note}", err=True))
+    except BandError as err:  # the model, not the file, is what to change
+        raise AudioError(f"{err.problem}; model '{opts['model_path']}' cannot carry it: choose another with --model "
+                         f"(shipped: {', '.join(names())}) or train one on recordings at this rate", err.path) from None
+    click.echo(f"{written.files} sounds written to {written.folder} (manifest.csv, provenance.json"
                f"{'' if opts['no_plot'] else ', continuum.png'}, index.html to listen)")
+
+
+def _series(opts: dict) -> dict:
+    """The series settings of a request, from the options."""
+    return dict(steps=opts["steps"], alpha_range=tuple(opts["alpha_range"]), path=opts["path_kind"],
+                spacing=opts["spacing"], tune_steps=opts["tune_steps"], detail=opts["detail"], channel=opts["channel"])
 
 
 def _full_command() -> str:
@@ -88,47 +58,6 @@ def _full_command() -> str:
         elif value is not None and value != ():
             words += [param.opts[0], *(str(v) for v in (value if isinstance(value, (tuple, list)) else [value]))]
     return shlex.join(words)
-
-
-def _tune_settings(opts):
-    """The per-pair tuning's settings from the options (steps come from --tune-steps)."""
-    from gaia_audio.morph.tune import TuneSettings
-
-    return TuneSettings(detail=opts["detail"])
-
-
-def _load_endpoint(vm, path, channel):
-    """Read one input file and bring it to the model (mono, the model's rate, loud enough)."""
-    from gaia_audio.errors import AudioError, BandError
-    from gaia_audio.io import audio
-    from gaia_audio.morph.model import make_endpoint
-
-    y, sr = audio.load(path, mono=False)
-    channel = None if y.shape[0] == 1 else channel  # --channel picks among multichannel inputs' channels
-    try:
-        return make_endpoint(vm, y, sr, Path(path).stem, channel)
-    except AudioError as err:  # it names the input as rows and notes do (its stem); an error names the file
-        problem = err.problem
-        if isinstance(err, BandError):  # the model, not the file, is what to change
-            from gaia_audio.pretrained import names
-
-            problem += (f"; model '{vm.name}' cannot carry it: choose another with --model (shipped: "
-                        f"{', '.join(names())}) or train one on recordings at this rate")
-        raise AudioError(problem, path) from None
-
-
-def _attribute_maker(path: str, opts: dict):
-    """A ``make(vm)`` giving the series of one input along the attribute ``opts["attribute"]``."""
-
-    def make(vm):
-        from gaia_audio.analysis.attributes import ATTRIBUTES_FILE, load_attribute
-        from gaia_audio.morph.series import morph_attribute
-
-        vector = load_attribute(vm.path.parent / ATTRIBUTES_FILE, opts["attribute"], int(vm.model.code_dim))
-        a = _load_endpoint(vm, path, opts["channel"])
-        return [morph_attribute(vm, a, vector, opts["attribute"], tuple(opts["extent"]), opts["steps"])]
-
-    return make
 
 
 @click.command()
@@ -155,24 +84,14 @@ def morph(inputs, **opts):
       gaia-audio morph hello.wav yellow.wav --model speech --out hello_yellow
       gaia-audio morph a.wav b.wav --alpha-range -0.25 1.25 --spacing uniform -m runs/zf -o ab
     """
-    if opts["attribute"] is not None:  # one sound along a fitted attribute direction
-        if len(inputs) != 1:
-            raise click.UsageError("--attribute moves one INPUT; give exactly one")
-        _run_export("attribute", _attribute_maker(inputs[0], opts), opts, list(inputs))
-        return
-    if len(inputs) < 2:
+    from gaia_audio.stimuli.continua import MorphRequest
+
+    if opts["attribute"] is not None and len(inputs) != 1:  # one sound along a fitted attribute direction
+        raise click.UsageError("--attribute moves one INPUT; give exactly one")
+    if opts["attribute"] is None and len(inputs) < 2:
         raise click.UsageError("give two INPUTS for a continuum, or three or more for a barycentric morph")
-
-    def make(vm):
-        from gaia_audio.morph.series import morph_barycentric, morph_pair  # torch: imported after _run_export's start
-
-        ends = [_load_endpoint(vm, p, opts["channel"]) for p in inputs]
-        if len(ends) == 2:
-            return [morph_pair(vm, ends[0], ends[1], opts["steps"], opts["alpha_range"], opts["path_kind"],
-                               opts["spacing"], tune_steps=opts["tune_steps"], tune=_tune_settings(opts))]
-        return [morph_barycentric(vm, ends, opts["steps"])]
-
-    _run_export("pair" if len(inputs) == 2 else "barycentric", make, opts, list(inputs))
+    _write(MorphRequest.of_sounds(list(inputs), opts["attribute"], extent=tuple(opts["extent"]), **_series(opts)),
+           opts)
 
 
 @click.command()
@@ -193,31 +112,9 @@ def continuum(pairs, grid, **opts):
       gaia-audio continuum pairs.csv --model runs/zebra_finch --out continua
       gaia-audio continuum --grid a.wav b.wav c.wav d.wav --steps 5 -o grid
     """
+    from gaia_audio.stimuli.continua import MorphRequest
+
     if (pairs is None) == (grid is None):
         raise click.UsageError("give either a PAIRS csv or --grid A B C D")
-    if grid is not None:
-        check_grid_steps(opts["steps"])  # before any work (torch is not imported yet)
-        inputs = list(grid)
-
-        def make(vm):
-            from gaia_audio.morph.series import morph_grid
-
-            return [morph_grid(vm, [_load_endpoint(vm, p, opts["channel"]) for p in grid], opts["steps"])]
-    else:
-        from gaia_audio.stimuli.manifest import read_pairs
-        from gaia_audio.stimuli.output_folder import check_names
-
-        table = read_pairs(pairs)
-        check_names([row["name"] for row in table], pairs)
-        inputs = list(dict.fromkeys(p for row in table for p in (row["a"], row["b"])))
-
-        def make(vm):
-            from gaia_audio.morph.series import morph_pair
-
-            ends = {p: _load_endpoint(vm, p, opts["channel"]) for p in inputs}
-            return [morph_pair(vm, ends[row["a"]], ends[row["b"]], opts["steps"], opts["alpha_range"],
-                               opts["path_kind"], opts["spacing"], row["name"], tune_steps=opts["tune_steps"],
-                               tune=_tune_settings(opts))
-                    for row in table]
-
-    _run_export("grid" if grid else "pairs", make, opts, inputs, () if grid else (pairs,))
+    series = _series(opts)
+    _write(MorphRequest.of_grid(list(grid), **series) if grid else MorphRequest.of_table(pairs, **series), opts)

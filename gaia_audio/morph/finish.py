@@ -1,6 +1,7 @@
 """From decoded steps to a finished series: invert each step and fill in its manifest columns.
 
-Every kind of morph (pairs, grids, barycentric lattices, attribute sweeps) ends here. A series of
+Every kind of morph (pairs, grids, barycentric lattices, attribute sweeps) ends here: its steps are
+rendered by the one path every series shares (:meth:`gaia_audio.morph.steps.Series.render`). A series of
 up to ``STREAM_CHUNK`` steps is made at once into a :class:`MorphResult`; a longer one is streamed
 (:mod:`gaia_audio.morph.stream`): its steps are made again, a chunk at a time, each time they are
 read. The columns every morph shares are the step's duration, level, realism (the model's own
@@ -9,15 +10,16 @@ waveforms) and, for steps that are an input, ``fidelity_db`` against the recordi
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from gaia_audio.io import audio
-from gaia_audio.morph.model import Endpoint, VocalModel
+from gaia_audio.morph.model import Endpoint
 from gaia_audio.morph.perceptual import frame_distance, perceptual_frames
+from gaia_audio.morph.steps import Series
 from gaia_audio.morph.stream import STREAM_CHUNK, LazySteps, StepStream
 from gaia_audio.spectral.metrics import fidelity_db
 
@@ -78,33 +80,26 @@ class MorphResult:
 
 
 
-def finish(vm: VocalModel, tiles: torch.Tensor, spectrograms: list[np.ndarray], lengths: list[int],
-           rows: list[dict], targets: dict[int, Endpoint], name: str, notes: list[str],
-           endpoints: list[Endpoint], previous: list[int | None] | None = None) -> MorphResult:
-    """Invert each step and fill in the manifest columns every kind of morph shares.
-
-    ``distance_prev`` is the perceptual distance of each step's waveform to that of step
-    ``previous[k]`` (default: the step before; None: no distance). See :func:`finish_chunks`.
-    """
-    return finish_chunks(vm, lambda ks: (tiles[ks], spectrograms[ks], lengths[ks]), rows, targets, name, notes,
-                         endpoints, previous)
-
-
-def finish_chunks(vm: VocalModel, build: Callable[[slice], tuple[torch.Tensor, list[np.ndarray], list[int]]],
-                  rows: list[dict], targets: dict[int, Endpoint], name: str, notes: list[str],
-                  endpoints: list[Endpoint], previous: list[int | None] | None = None) -> MorphResult:
-    """:func:`finish` for steps made ``STREAM_CHUNK`` at a time: a longer series is streamed.
+def finish_series(series: Series, positions: np.ndarray, rows: list[dict], targets: dict[int, Endpoint], name: str,
+                  notes: list[str], endpoints: list[Endpoint], previous: list[int | None] | None = None) -> MorphResult:
+    """Render ``series`` at ``positions`` (:meth:`Series.render`) and fill in the manifest columns every
+    kind of morph shares; a series longer than ``STREAM_CHUNK`` steps is streamed.
 
     Args:
-        vm: the model.
-        build: ``build(ks)`` gives the steps in slice ``ks``: (tiles (n, ..., 1, n_freq, n_frames),
-            spectrograms [(n_freq, T_k)], lengths [samples]).
-        rows, targets, name, notes, endpoints, previous: as for :func:`finish`; ``previous[k]``
-            must be an earlier step (or None).
+        series: what the steps are decoded from (:mod:`gaia_audio.morph.steps`).
+        positions: (S,) or (S, N) positions of the steps on it, in step order.
+        rows: S manifest rows, each already holding the columns that place its step.
+        targets: step index -> the endpoint it reproduces (its ``fidelity_db`` is measured).
+        name: the ``pair`` column.
+        notes: what was changed on the way (resampling, alignment).
+        endpoints: the inputs (kept as the listening page's originals).
+        previous: per step, the earlier step its ``distance_prev`` is measured from (None: no
+            distance); default: the step before.
     Returns:
         A series made at once (up to ``STREAM_CHUNK`` steps), or a streamed one
         (:mod:`gaia_audio.morph.stream`) whose steps and rows are made when read.
     """
+    vm, positions = series.vm, np.asarray(positions)
     n_steps = len(rows)
     previous = [None, *range(n_steps - 1)] if previous is None else list(previous)
     last_use = {p: k for k, p in enumerate(previous) if p is not None}  # frames kept until their last comparison
@@ -114,10 +109,10 @@ def finish_chunks(vm: VocalModel, build: Callable[[slice], tuple[torch.Tensor, l
         kept: dict[int, np.ndarray] = {}  # perceptual frames of steps a later chunk compares with
         for start in range(0, n_steps, STREAM_CHUNK):
             ks = slice(start, min(start + STREAM_CHUNK, n_steps))
-            tiles, spectrograms, lengths = build(ks)
+            made = series.render(positions[ks])
+            tiles, spectrograms, waveforms = made.tiles, made.spectrograms, made.waveforms
             realism = vm.realism(tiles.reshape(-1, *tiles.shape[-3:]))
             realism = None if realism is None else realism.reshape(len(spectrograms), -1).mean(axis=1)
-            waveforms = vm.invert_many(spectrograms, lengths)
             kept.update(zip(range(ks.start, ks.stop), perceptual_frames(waveforms, vm.sr)))
             for i, k in enumerate(range(ks.start, ks.stop)):
                 row, p = rows[k], previous[k]

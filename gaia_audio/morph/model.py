@@ -13,6 +13,7 @@ are :mod:`gaia_audio.morph.series`'s.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,8 @@ CHUNK = 64
 #: window by window. A model without that record takes this many seconds (segment.detect_units'
 #: default longest unit), or one tile's duration if that is longer.
 DEFAULT_MAX_UNIT_S = 0.5
+#: The attribute vectors of a model (``gaia-audio attributes``), in its folder.
+ATTRIBUTES_FILE = "attributes.json"
 
 
 class VocalModel:
@@ -119,6 +122,12 @@ class VocalModel:
         if self.path is None:
             return None
         return self.sha256 or file_sha256(self.path)
+
+    def attribute(self, name: str) -> np.ndarray:
+        """The (code_dim,) vector of attribute ``name`` saved beside the model (``gaia-audio attributes``)."""
+        if self.path is None:
+            raise ModelError("a model built in memory has no attribute vectors")
+        return load_attribute(self.path.parent / ATTRIBUTES_FILE, name, int(self.model.code_dim))
 
     # ---- building blocks ------------------------------------------------------------------
 
@@ -282,3 +291,29 @@ def make_endpoint(vm: VocalModel, y: np.ndarray, sr: int, name: str = "input", c
     S = vm.spectrogram(y)
     check_loud_enough(vm.level_db(float(S.max())), vm.min_db, name)  # QUIET_DB: the model's tile would be empty
     return Endpoint(name, y, S, notes)
+
+
+def load_attribute(path: str | os.PathLike, name: str, code_dim: int) -> np.ndarray:
+    """One saved attribute vector (code_dim,) from an ``attributes.json``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError("no attribute vectors for this model (run 'gaia-audio attributes' first)", path)
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        found = saved["attributes"]
+        if not isinstance(found, dict):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        raise ModelError("not an attributes file", path) from None
+    if name not in found:
+        raise ModelError(f"no attribute {name!r} (have: {', '.join(sorted(found))})", path)
+    values = found[name].get("vector") if isinstance(found[name], dict) else None
+    if not isinstance(values, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise ModelError(f"attribute {name!r} is not a list of numbers", path)
+    vector = np.asarray(values, np.float64)
+    if not np.all(np.isfinite(vector)) or np.abs(vector).max(initial=0) > 1e6:
+        raise ModelError(f"attribute {name!r} is not a list of finite numbers of a code's size", path)
+    vector = vector.astype(np.float32)
+    if vector.shape != (code_dim,):
+        raise ModelError(f"attribute {name!r} has {vector.size} dimensions, the model's code {code_dim}", path)
+    return vector

@@ -229,12 +229,11 @@ def lattice_previous(weights: np.ndarray) -> list[int | None]:
     return previous
 
 
-def equal_alphas(vm, series, alphas: np.ndarray, n_dense: int) -> np.ndarray:
+def equal_alphas(series, alphas: np.ndarray, n_dense: int) -> np.ndarray:
     """Positions of ``len(alphas)`` steps at equal perceptual distances along the decoded path.
 
     Args:
-        vm: the model.
-        series: the pair's series (``gaia_audio.morph.series``: decodes and untiles at any α).
+        series: the pair's series (``gaia_audio.morph.steps``: renders steps at any α).
         alphas: (S,) uniform positions; the first and last are kept.
         n_dense: points decoded to measure the path.
     Returns:
@@ -243,11 +242,8 @@ def equal_alphas(vm, series, alphas: np.ndarray, n_dense: int) -> np.ndarray:
     def measure(at: np.ndarray) -> np.ndarray:  # (len(at) - 1,) distances of PGHI-only waveforms
         distances, last = [], None
         for start in range(0, len(at), STREAM_CHUNK):  # a chunk at a time: long series stay small
-            chunk = at[start:start + STREAM_CHUNK]
-            tiles = series.decode(chunk)
-            built = [series.spectrogram(tile, float(alpha)) for tile, alpha in zip(tiles, chunk)]
-            frames = perceptual_frames(vm.invert_many([S for S, _ in built], [n for _, n in built], method="pghi"),
-                                       vm.sr)
+            frames = perceptual_frames(series.render(at[start:start + STREAM_CHUNK], method="pghi").waveforms,
+                                       series.vm.sr)
             distances += [frame_distance(p, f) for p, f in zip([last, *frames[:-1]], frames) if p is not None]
             last = frames[-1]
         return np.asarray(distances)

@@ -1,7 +1,7 @@
 """Long series made a chunk of steps at a time, so that a continuum of 10 000 steps is never whole in memory.
 
 A morph decodes, inverts and measures its steps :data:`STREAM_CHUNK` at a time
-(:func:`gaia_audio.morph.finish.finish_chunks`). A series of up to one chunk is made at once, as
+(:func:`gaia_audio.morph.finish.finish_series`). A series of up to one chunk is made at once, as
 it always was. A longer one is *streamed*: its :class:`StepStream` makes the steps again each time
 they are read through :meth:`StepStream.chunks`, and keeps none, which is how the export writes
 them (:meth:`MorphResult.chunks`); its ``waveforms``, ``spectrograms`` and ``rows`` are

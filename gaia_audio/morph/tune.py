@@ -264,21 +264,18 @@ def settings_for(tune: TuneSettings | None = None, tune_steps: int | None = None
     return settings if tune_steps is None else dataclasses.replace(settings, steps=int(tune_steps))
 
 
-def endpoint_fidelity(vm: VocalModel, series, ends: dict[float, Endpoint]) -> dict[float, float]:
+def endpoint_fidelity(series, ends: dict[float, Endpoint]) -> dict[float, float]:
     """Fidelity (``spectral.metrics.fidelity_db``) of the series' steps at α = 0 and 1 to the recordings.
 
     Args:
-        vm: the model the series decodes with.
-        series: a pair's series (``decode(alphas)``, ``spectrogram(tiles, alpha)``).
+        series: a pair's series (``gaia_audio.morph.steps``), rendered with the model it decodes with.
         ends: {0.0: endpoint a, 1.0: endpoint b}.
     Returns:
         {α: dB}.
     """
     alphas = np.array(sorted(ends))
-    tiles = series.decode(alphas)
-    built = [series.spectrogram(tiles[k], float(alphas[k])) for k in range(len(alphas))]
-    waveforms = vm.invert_many([S for S, _ in built], [n for _, n in built])
-    return {float(al): fidelity_db(vm.frontend, ends[al].y, y) for al, y in zip(alphas, waveforms)}
+    waveforms = series.render(alphas).waveforms
+    return {float(al): fidelity_db(series.vm.frontend, ends[al].y, y) for al, y in zip(alphas, waveforms)}
 
 
 def tune_series(vm: VocalModel, series, settings: TuneSettings) -> tuple[VocalModel, dict]:
