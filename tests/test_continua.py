@@ -48,7 +48,7 @@ def test_the_python_api_writes_what_the_cli_writes(setup, tmp_path):
     assert "gaia-audio morph" in cli_prov["command"] and api_prov["command"] is None
     for prov in (cli_prov, api_prov):  # how long tuning took is the one thing that differs
         prov["tuning"]["a_to_b"].pop("seconds")
-    for key in ("kind", "seed", "model", "recipe", "morph", "tuning", "inputs", "notes", "export", "files"):
+    for key in ("form", "seed", "model", "recipe", "morph", "tuning", "inputs", "notes", "export", "files"):
         assert cli_prov[key] == api_prov[key], key
 
 
@@ -61,7 +61,7 @@ def test_every_form_of_request(setup, tmp_path):
     pairs = write_continua(MorphRequest.of_table(table, steps=3, tune_steps=0), tmp_path / "pairs", run, plot=False)
     assert [r.name for r in pairs.results] == ["ab", "cd"] and (tmp_path / "pairs" / "cd" / "step_02.wav").is_file()
     bary = write_continua(MorphRequest.of_sounds([a, b, c], steps=3), tmp_path / "bary", run, plot=False)
-    assert bary.files == 6 and json.loads((tmp_path / "bary" / "provenance.json").read_text())["kind"] == "barycentric"
+    assert bary.files == 6 and json.loads((tmp_path / "bary" / "provenance.json").read_text())["form"] == "barycentric"
 
 
 def test_a_request_is_checked_when_it_is_made():

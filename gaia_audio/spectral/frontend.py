@@ -12,6 +12,10 @@ Magnitudes are normalised by the window sum, so a full-scale sine reads 0 dB wha
 ``tile`` resizes S in time to the model's fixed width and remembers T, so ``untile`` restores the
 duration. :mod:`gaia_audio.spectral.mel` does the same on a mel scale; named presets and
 ``make_frontend`` are in :mod:`gaia_audio.spectral.presets`.
+
+Names, the same in every module: ``S`` is always this [0, 1] dB image (``S_a``, ``S_b`` an
+endpoint's); a linear |STFT| is ``mag`` (what librosa calls S); a mel one ``M``; decoded model
+output at the model's fixed width is a ``tile``. Shapes follow librosa: (n_freq, T), batched (B, n_freq, T).
 """
 from __future__ import annotations
 

@@ -74,7 +74,7 @@ class MelSpectrogram(Spectrogram):
 def mel_to_linear(M: np.ndarray, mel_basis: np.ndarray) -> np.ndarray:
     """Non-negative least-squares linear magnitude from mel magnitudes (``scipy.optimize.nnls``).
 
-    Exact (``mel_basis @ S == M``) whenever M lies in the cone the filterbank spans, i.e. M is the
+    Exact (``mel_basis @ mag == M``) whenever M lies in the cone the filterbank spans, i.e. M is the
     mel projection of some non-negative spectrum; otherwise the closest such projection.
 
     Args:
@@ -91,5 +91,5 @@ def mel_to_linear(M: np.ndarray, mel_basis: np.ndarray) -> np.ndarray:
     frames = np.moveaxis(M, -1, -2).reshape(-1, n_mels)  # (N, n_mels): one row per frame
     uniq, inverse = np.unique(frames, axis=0, return_inverse=True)  # silent frames repeat
     sol = np.stack([scipy.optimize.nnls(A, m, maxiter=50 * A.shape[1])[0] for m in uniq])
-    S = sol[inverse.reshape(-1)].reshape(*M.shape[:-2], n_time, A.shape[1])
-    return np.moveaxis(S, -1, -2)
+    mag = sol[inverse.reshape(-1)].reshape(*M.shape[:-2], n_time, A.shape[1])
+    return np.moveaxis(mag, -1, -2)

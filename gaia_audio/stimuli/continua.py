@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # annotations only: importing this module stays free of torch
     from gaia_audio.morph.model import Endpoint, VocalModel
     from gaia_audio.stimuli.export import ExportSettings
 
-#: What a request makes, as provenance.json's ``kind`` records it.
+#: What a request makes, as provenance.json's ``form`` records it.
 FORMS = ("pair", "barycentric", "grid", "pairs", "attribute")
 
 

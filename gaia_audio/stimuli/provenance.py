@@ -12,12 +12,13 @@ from gaia_audio.config import to_dict
 from gaia_audio.io.files import file_sha256
 
 
-def build_provenance(kind: str, vm, results: list, inputs: list[str | os.PathLike], morph: dict, seed: int = 0,
+def build_provenance(form: str, vm, results: list, inputs: list[str | os.PathLike], morph: dict, seed: int = 0,
                      command: str | None = None, argv: list[str] | None = None) -> dict:
     """The provenance of a continuum folder (``stimuli.export.export`` adds the files and versions).
 
     Args:
-        kind: what was made: "pair", "pairs", "grid", "barycentric" or "attribute".
+        form: what was made: "pair", "pairs", "grid", "barycentric" or "attribute"
+            (``stimuli.continua.FORMS``).
         vm: the model the continua were made with (``morph.model.VocalModel``); its hash is the
             one taken when it was loaded, not the file's now.
         results: the ``MorphResult`` of each continuum (their notes and tuning reports are kept).
@@ -30,7 +31,7 @@ def build_provenance(kind: str, vm, results: list, inputs: list[str | os.PathLik
         a JSON-able dict.
     """
     return {
-        "kind": kind, "command": command, "argv": list(sys.argv if argv is None else argv), "seed": seed,
+        "form": form, "command": command, "argv": list(sys.argv if argv is None else argv), "seed": seed,
         "model": {"path": str(vm.path), "sha256": vm.checksum(), "kind": vm.kind, "extra": vm.extra},
         "recipe": to_dict(vm.config),
         "morph": dict(morph),
