@@ -4,25 +4,31 @@ A recipe is a YAML mapping whose top-level keys are the fields of :class:`Config
 other recipes under ``include:`` (paths relative to the recipe), merged first, so that a dataset
 recipe only overrides a few keys of ``base.yaml``. ``--set a.b=value`` overrides are applied last.
 Every unknown key is an error naming the key and the file. YAML is always safe-loaded.
+
+The front end and the network's size come from presets shipped as YAML (``recipes/presets/``):
+every ``frontend`` or ``model`` size key a recipe leaves out (or null) takes the value of the
+preset it names (:func:`resolve_presets`), so a loaded Config states what a model is built with.
+The value bounds and their checks are in :mod:`gaia_audio.bounds`.
 """
 from __future__ import annotations
 
 import dataclasses
-import math
+import functools
 import os
-import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_type_hints
 
 import yaml
 
+from gaia_audio.bounds import MAX_YAML_CHARS, check_values
 from gaia_audio.errors import ConfigError
 
 
 @dataclass
 class FrontendConfig:
-    """Spectrogram front end (fields are ``spectral.frontend.Spectrogram`` arguments; None = from preset)."""
+    """Spectrogram front end (fields are ``spectral.frontend.Spectrogram`` arguments; None = from preset,
+    filled in by :func:`resolve_presets` when a recipe or stored config is read)."""
 
     preset: str | None = "zebra_finch"
     kind: str | None = None  # "linear" (band-limited STFT) | "mel"
@@ -50,7 +56,8 @@ class InversionConfig:
 
 @dataclass
 class ModelConfig:
-    """GAIA and its baselines (``models.build_model`` arguments; None = from the size preset)."""
+    """GAIA and its baselines (``models.build_model`` arguments; None = from the size preset, filled in
+    by :func:`resolve_presets` when a recipe or stored config is read)."""
 
     kind: str = "gaia"  # "gaia" | "ae" | "vae"
     size: str = "small"  # "paper" | "small"
@@ -294,157 +301,73 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] | tu
     data = load_recipe_dict(path) if path is not None else {}
     data = apply_overrides(data, overrides)
     source = f"{path} (with --set)" if overrides and path else (str(path) if path else "--set")
-    return check_values(from_dict(Config, data, source), source)
+    return check_values(resolve_presets(from_dict(Config, data, source), source), source)
 
 
-#: the example datasets that ``data.prepare`` may name (gaia_audio.data.examples fetches them)
-FETCHABLE_DATASETS = ("zebra_finch", "asterisk")
-_DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+# ---- presets: the front ends and network sizes a recipe names, shipped as YAML ----------------
+
+#: ``frontend/<name>.yaml`` (every front-end key) and ``model/<size>.yaml`` (every :data:`MODEL_SIZE_KEYS`)
+PRESETS_DIR = RECIPES_DIR / "presets"
+DEFAULT_FRONTEND_PRESET = "zebra_finch"
+#: the model settings a size preset sets (``model.kind`` and ``vae_beta`` are no part of a size)
+MODEL_SIZE_KEYS = ("width", "n_down", "n_res", "style_n_down", "style_dim", "mlp_dim", "latent_dim")
 
 
-def check_values(config: Config, source: str = "<recipe>") -> Config:
-    """Refuse training and data values that cannot work, and front-end, inversion and model values out of
-    bounds (:func:`check_model_values`).
-
-    Returns:
-        ``config`` unchanged.
-    Raises:
-        ConfigError: naming the key, e.g. a zero batch size or a NaN learning rate.
-    """
-    tc, dc = config.train, config.data
-    rules = [("train.steps", 0 <= tc.steps <= MAX_TRAIN_STEPS, f"in 0..{MAX_TRAIN_STEPS}"),
-             ("train.batch_size", 1 <= tc.batch_size <= MAX_BATCH, f"in 1..{MAX_BATCH}"),
-             ("train.lr_max", math.isfinite(tc.lr_max) and tc.lr_max > 0, "a finite number > 0"),
-             ("train.distance_weight", math.isfinite(tc.distance_weight) and tc.distance_weight >= 0,
-              "finite and >= 0"),
-             ("train.seed", 0 <= tc.seed < 2**62, "in [0, 2**62)"),
-             ("train.log_every", tc.log_every >= 1, ">= 1"),
-             ("train.checkpoint_every", tc.checkpoint_every >= 1, ">= 1"),
-             ("train.keep_last", tc.keep_last >= 0, ">= 0 (0 keeps all)"),
-             ("train.sample_every", tc.sample_every >= 0, ">= 0 (0 for never)"),
-             ("train.max_bad_steps", tc.max_bad_steps >= 0, ">= 0"),
-             ("train.ema_kimg", 0 <= tc.ema_kimg <= 1e6, "in 0..1e6"),
-             ("train.ema_rampup", 0 < tc.ema_rampup <= 1, "in (0, 1]"),
-             ("train.threads", 0 <= tc.threads <= MAX_THREADS, f"in 0..{MAX_THREADS} (0: torch's default)"),
-             ("train.device", bool(_DEVICE_RE.match(tc.device)), "auto, cpu, mps, cuda or cuda:N"),
-             ("data.prepare", dc.prepare is None or dc.prepare in FETCHABLE_DATASETS,
-              f"null or one of {', '.join(FETCHABLE_DATASETS)} (an example dataset's name, never a path)"),
-             ("data.holdout", 0 <= dc.holdout < 1, "in [0, 1)"),
-             ("data.max_shift_frames", dc.max_shift_frames >= 0, ">= 0"),
-             ("data.max_gain_db", math.isfinite(dc.max_gain_db) and dc.max_gain_db >= 0, "finite and >= 0"),
-             ("data.max_freq_shift_bins", dc.max_freq_shift_bins >= 0, ">= 0"),
-             ("data.image_size", dc.image_size >= 1, ">= 1"),
-             ("model.vae_beta", math.isfinite(config.model.vae_beta) and config.model.vae_beta >= 0, "finite and >= 0")]
-    for key, ok, need in rules:
-        if not ok:
-            section, name = key.split(".")
-            value = getattr(getattr(config, section), name)
-            raise ConfigError(f"'{key}' must be {need}, got {value!r}", source)
-    return check_model_values(config, source)
-
-
-# ---- bounds a user would expect, for recipes, a model's stored recipe and the CLI alike ----------
-
-#: highest sample rate in Hz (a recording's, a front end's or an output's): 384 kHz, the fastest
-#: ultrasonic recorders'; a higher one only fills the disk.
-MAX_SR = 384_000
-#: most Fast Griffin-Lim iterations (``inversion.n_iter``, ``resynth --n-iter``): far past where
-#: the spectral convergence stops improving (20 by default), and a morph still ends in minutes.
-MAX_N_ITER = 1000
-#: most samples in an analysis window (``frontend.n_fft``, ``win_length``, ``hop_length``), most
-#: pixels on a side of a tile (``frontend.n_frames``), most mel bands (``frontend.n_mels``).
-MAX_N_FFT, MAX_TILE_SIDE, MAX_N_MELS = 2**16, 4096, 1024
-#: widest layer (``model.width``, ``style_dim``, ``mlp_dim``; ``latent_dim`` up to 16 times this),
-#: 16 times the paper's 64 channels; a model file claiming more would only exhaust memory on load.
-MAX_MODEL_WIDTH = 1024
-#: most stride-2 downsamplings (``model.n_down``, ``style_n_down``) and residual blocks (``n_res``).
-MAX_MODEL_DEPTH = 64
-#: most sounds per continuum (``--steps``), and the largest |alpha| of ``--alpha-range`` (0 and 1
-#: are the inputs; ten times their distance beyond them is no longer a morph of them).
-MAX_STEPS, MAX_ALPHA = 10_000, 10.0
-#: longest silence before or after each exported sound, and longest onset/offset ramp (ms).
-MAX_SILENCE_MS, MAX_RAMP_MS = 60_000.0, 10_000.0
-#: quietest target level or peak ceiling of an export (dBFS or LUFS); the loudest is 0.
-MIN_LEVEL_DB = -100.0
-#: longest recipe or stored config (characters); the built-in ones are under 4000.
-MAX_YAML_CHARS = 1_000_000
-#: most training steps, images per batch, and CPU threads (torch segfaults at 100000 threads).
-MAX_TRAIN_STEPS, MAX_BATCH, MAX_THREADS = 10**9, 65_536, 1024
-#: largest seed any command takes (numpy's and torch's generators take 64-bit seeds).
-MAX_SEED = 2**63 - 1
-#: most repetitions of a trial design (``trials``/``experiment --repeats``): a 16-step AX list
-#: repeated 1000 times is 60,000 trials, far past any session.
-MAX_REPEATS = 1000
-#: most sounds of a grid or barycentric morph (``--steps`` is per edge there: 10000 steps would be 10⁸ sounds)
-MAX_LATTICE_SOUNDS = 5000
-#: longest input a morph takes (seconds): a continuum's ends are vocalizations or phrases; two
-#: 60-second inputs took 7 GB to align and tune. Longer recordings are cut into units first.
-MAX_MORPH_SECONDS = 20.0
-#: largest multiple of an attribute vector (``--extent``, in standard deviations).
-MAX_EXTENT = 100.0
-#: the inversion methods (``gaia_audio.inversion.METHODS``; this module may not import that one).
-INVERSION_METHODS = ("pghi+fgla", "pghi", "fgla")
-
-
-def check_grid_steps(steps: int) -> int:
-    """Refuse a grid of ``steps`` per side whose steps² sounds exceed :data:`MAX_LATTICE_SOUNDS`.
+def read_presets(folder: str | os.PathLike, cls: type, keys: tuple[str, ...]) -> dict[str, dict]:
+    """Every ``<name>.yaml`` in ``folder`` as {name: values}, each file stating each of ``keys`` (fields of
+    dataclass ``cls``, type-checked as in a recipe) and nothing else.
 
     Raises:
-        ConfigError: naming the count and the largest ``--steps`` that works.
+        ConfigError: naming the file: not valid YAML (an alias too), an unknown, missing or null key.
     """
-    if steps * steps > MAX_LATTICE_SOUNDS:
-        raise ConfigError(f"a grid of {steps} steps per side makes {steps * steps} sounds (more than "
-                          f"{MAX_LATTICE_SOUNDS}); use --steps {math.isqrt(MAX_LATTICE_SOUNDS)} or fewer")
-    return steps
+    table = {}
+    for path in sorted(Path(folder).glob("*.yaml")):
+        data = read_yaml(path)
+        built = from_dict(cls, data, str(path))  # unknown keys and wrong types
+        missing = [k for k in keys if data.get(k) is None]
+        if missing:
+            raise ConfigError(f"a preset must state {', '.join(missing)}", path)
+        unknown = sorted(set(data) - set(keys))
+        if unknown:
+            raise ConfigError(f"a preset may not state {', '.join(unknown)}", path)
+        table[path.stem] = {k: getattr(built, k) for k in keys}
+    return table
 
 
-def in_bounds(value, lo: float, hi: float, none_ok: bool = True) -> bool:
-    """True for a finite number in [lo, hi] (or None where allowed)."""
-    if value is None:
-        return none_ok
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    return number and math.isfinite(value) and lo <= value <= hi
+@functools.lru_cache(maxsize=None)
+def _tables() -> tuple[dict[str, dict], dict[str, dict]]:
+    frontend_keys = tuple(f.name for f in fields(FrontendConfig) if f.name != "preset")
+    return (read_presets(PRESETS_DIR / "frontend", FrontendConfig, frontend_keys),
+            read_presets(PRESETS_DIR / "model", ModelConfig, MODEL_SIZE_KEYS))
 
 
-def check_model_values(config: Config, source: str = "<recipe>") -> Config:
-    """Refuse front-end, inversion and model values out of the bounds above (a recipe's or a model file's).
+def frontend_presets() -> dict[str, dict]:
+    """The front-end presets, {name: every frontend setting} (a fresh copy: callers may change it)."""
+    return {name: dict(values) for name, values in _tables()[0].items()}
 
-    The front end checks how its values fit together (``fmax`` within ``sr / 2``, with the
-    preset's values filled in) when it is built; this checks each value alone, so that a model
-    file cannot make a command hang (``inversion.n_iter: 1e9``) or allocate without end.
 
-    Returns:
-        ``config`` unchanged.
+def model_sizes() -> dict[str, dict]:
+    """The network size presets, {size: every :data:`MODEL_SIZE_KEYS` setting} (a fresh copy)."""
+    return {name: dict(values) for name, values in _tables()[1].items()}
+
+
+def resolve_presets(config: Config, source: str = "<recipe>") -> Config:
+    """``config`` with every front-end and model-size field that is None taken from the preset it names.
+
+    Values the recipe states win; a null ``frontend.preset`` is the default one. A resolved config
+    resolves to itself, so an old stored config (nulls) and its resolved copy compare equal after this.
+
     Raises:
-        ConfigError: naming the key, its value and ``source``.
+        ConfigError: an unknown ``frontend.preset`` or ``model.size``, naming ``source``.
     """
-    fc, ic, mc = config.frontend, config.inversion, config.model
-    rules = [("frontend.kind", fc.kind in (None, "linear", "mel"), "null, linear or mel"),
-             ("frontend.sr", in_bounds(fc.sr, 1, MAX_SR), f"null or a sample rate in 1..{MAX_SR} Hz"),
-             ("frontend.n_fft", in_bounds(fc.n_fft, 1, MAX_N_FFT), f"null or in 1..{MAX_N_FFT}"),
-             ("frontend.hop_length", in_bounds(fc.hop_length, 1, MAX_N_FFT), f"null or in 1..{MAX_N_FFT}"),
-             ("frontend.win_length", in_bounds(fc.win_length, 1, MAX_N_FFT), f"null or in 1..{MAX_N_FFT}"),
-             ("frontend.fmin", in_bounds(fc.fmin, 0, MAX_SR / 2), f"null or in 0..{MAX_SR // 2} Hz"),
-             ("frontend.fmax", in_bounds(fc.fmax, 0, MAX_SR / 2), f"null or in 0..{MAX_SR // 2} Hz"),
-             ("frontend.n_mels", in_bounds(fc.n_mels, 1, MAX_N_MELS), f"null or in 1..{MAX_N_MELS}"),
-             ("frontend.preemphasis", in_bounds(fc.preemphasis, 0, 1), "null or in [0, 1)"),
-             ("frontend.ref_db", in_bounds(fc.ref_db, -1000, 1000), "null or a finite level in dB"),
-             ("frontend.min_db", in_bounds(fc.min_db, -1000, 1000), "null or a finite level in dB"),
-             ("frontend.n_frames", in_bounds(fc.n_frames, 1, MAX_TILE_SIDE), f"null or in 1..{MAX_TILE_SIDE}"),
-             ("inversion.method", ic.method in INVERSION_METHODS, f"one of {', '.join(INVERSION_METHODS)}"),
-             ("inversion.n_iter", in_bounds(ic.n_iter, 0, MAX_N_ITER), f"in 0..{MAX_N_ITER}"),
-             ("inversion.momentum", in_bounds(ic.momentum, 0, 2), "null or in 0..2"),
-             ("model.width", in_bounds(mc.width, 1, MAX_MODEL_WIDTH), f"null or in 1..{MAX_MODEL_WIDTH}"),
-             ("model.style_dim", in_bounds(mc.style_dim, 1, MAX_MODEL_WIDTH), f"null or in 1..{MAX_MODEL_WIDTH}"),
-             ("model.mlp_dim", in_bounds(mc.mlp_dim, 1, MAX_MODEL_WIDTH), f"null or in 1..{MAX_MODEL_WIDTH}"),
-             ("model.latent_dim", in_bounds(mc.latent_dim, 0, 16 * MAX_MODEL_WIDTH),
-              f"null or in 0..{16 * MAX_MODEL_WIDTH}"),
-             ("model.n_down", in_bounds(mc.n_down, 0, MAX_MODEL_DEPTH), f"null or in 0..{MAX_MODEL_DEPTH}"),
-             ("model.style_n_down", in_bounds(mc.style_n_down, 0, MAX_MODEL_DEPTH), f"null or in 0..{MAX_MODEL_DEPTH}"),
-             ("model.n_res", in_bounds(mc.n_res, 0, MAX_MODEL_DEPTH), f"null or in 0..{MAX_MODEL_DEPTH}")]
-    for key, ok, need in rules:
-        if not ok:
-            section, name = key.split(".")
-            value = getattr(getattr(config, section), name)
-            raise ConfigError(f"'{key}' must be {need}, got {value!r}", source)
-    return config
+    fc, mc = config.frontend, config.model
+    name = DEFAULT_FRONTEND_PRESET if fc.preset is None else fc.preset
+    presets, sizes = _tables()
+    if name not in presets:
+        raise ConfigError(f"unknown frontend preset '{name}' (use one of {', '.join(presets)})", source)
+    if mc.size not in sizes:
+        raise ConfigError(f"unknown model size '{mc.size}' (use one of {', '.join(sizes)})", source)
+    frontend = dataclasses.replace(fc, preset=name, **{k: v for k, v in presets[name].items()
+                                                      if getattr(fc, k) is None})
+    model = dataclasses.replace(mc, **{k: v for k, v in sizes[mc.size].items() if getattr(mc, k) is None})
+    return dataclasses.replace(config, frontend=frontend, model=model)

@@ -5,7 +5,7 @@ import pickle
 import pytest
 import torch
 
-from gaia_audio.config import Config
+from gaia_audio.config import Config, resolve_presets
 from gaia_audio.errors import ModelError, TrainingError
 from gaia_audio.models import export
 from gaia_audio.training import checkpoint as ckpt
@@ -83,7 +83,7 @@ def test_export_and_read_back(tmp_path):
     weights, config2, shape, extra = export.read_exported(tmp_path)
     assert path == tmp_path / "model.safetensors" and (tmp_path / "config.yaml").is_file()
     assert torch.equal(weights["weight"], model.weight.detach())
-    assert config2 == config and shape == (1, 8, 4) and extra == {"step": 5}
+    assert config2 == resolve_presets(config) and shape == (1, 8, 4) and extra == {"step": 5}  # values stated
 
 
 @pytest.mark.parametrize("content", [b"", b"not a model at all", b"\x08\x00\x00\x00\x00\x00\x00\x00{}      "])

@@ -1,9 +1,23 @@
+import dataclasses
 from pathlib import Path
 
 import pytest
 import yaml
 
-from gaia_audio.config import Config, builtin_recipes, from_dict, load_config, to_dict
+from gaia_audio.config import (
+    MODEL_SIZE_KEYS,
+    Config,
+    FrontendConfig,
+    ModelConfig,
+    builtin_recipes,
+    from_dict,
+    frontend_presets,
+    load_config,
+    model_sizes,
+    read_presets,
+    resolve_presets,
+    to_dict,
+)
 from gaia_audio.errors import ConfigError
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
@@ -39,7 +53,8 @@ def test_set_overrides_parse_values():
     config = load_config(RECIPES / "zebra_finch.yaml", ["train.steps=7", "model.kind=ae", "data.augment=false",
                                                        "train.lr_max=2e-4", "frontend.fmax=null"])
     assert config.train.steps == 7 and config.model.kind == "ae" and config.data.augment is False
-    assert config.train.lr_max == pytest.approx(2e-4) and config.frontend.fmax is None
+    assert config.train.lr_max == pytest.approx(2e-4)
+    assert config.frontend.fmax == 8000.0  # null means "the preset's": zebra_finch's band ends at 8 kHz
 
 
 def test_unknown_key_names_key_and_file(tmp_path):
@@ -102,3 +117,81 @@ def test_round_trip_through_dict():
 def test_bad_override_syntax():
     with pytest.raises(ConfigError, match="key.sub=value"):
         load_config(None, ["train.steps"])
+
+
+# ---- presets: the front end and network size a recipe names, resolved when it is read ---------------
+
+FRONTEND_KEYS = tuple(f.name for f in dataclasses.fields(FrontendConfig) if f.name != "preset")
+
+
+@pytest.mark.parametrize("name", builtin_recipes())
+def test_a_loaded_recipe_states_every_front_end_and_model_value(name):
+    config = load_config(name)
+    assert None not in dataclasses.asdict(config.frontend).values()
+    assert None not in dataclasses.asdict(config.model).values()
+    assert resolve_presets(config) == config  # resolving twice changes nothing
+
+
+def test_base_recipe_holds_no_null_for_presets_to_fill():
+    base = yaml.safe_load((RECIPES / "base.yaml").read_text())
+    assert base["frontend"] == {"preset": "zebra_finch"}
+    assert set(base["model"]) == {"kind", "size", "vae_beta"}
+
+
+def test_set_preset_gives_all_of_that_preset_and_no_leftovers():
+    config = load_config("zebra_finch", ["frontend.preset=speech_16k"])
+    assert config.frontend.sr == 16000
+    assert {k: getattr(config.frontend, k) for k in FRONTEND_KEYS} == frontend_presets()["speech_16k"]
+    config = load_config("base", ["model.size=paper"])
+    assert {k: getattr(config.model, k) for k in MODEL_SIZE_KEYS} == model_sizes()["paper"]
+
+
+def test_a_value_the_recipe_states_wins_over_its_preset(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"include: {RECIPES / 'base.yaml'}\nfrontend:\n  preset: speech_16k\n  fmax: 4000\n"
+                      "model:\n  width: 8\n")
+    config = load_config(recipe, ["frontend.n_frames=32"])
+    assert (config.frontend.sr, config.frontend.fmax, config.frontend.n_frames) == (16000, 4000.0, 32)
+    assert (config.model.width, config.model.latent_dim) == (8, model_sizes()["small"]["latent_dim"])
+    assert load_config("lines").model.width == 8  # lines.yaml states it, over the small size's 16
+
+
+def test_an_unresolved_stored_config_resolves_to_the_resolved_one():
+    old = Config(model=ModelConfig(size="small"))  # nulls, as runs stored before presets were resolved
+    resolved = resolve_presets(old)
+    assert resolved.frontend.sr == 22050 and resolved.model.width == 16
+    assert from_dict(Config, to_dict(resolve_presets(from_dict(Config, to_dict(old))))) == resolved
+    assert resolve_presets(dataclasses.replace(old, frontend=FrontendConfig(preset=None))).frontend.preset == (
+        "zebra_finch")
+
+
+@pytest.mark.parametrize("override, key", [("frontend.preset=canary", "unknown frontend preset 'canary'"),
+                                           ("model.size=huge", "unknown model size 'huge'")])
+def test_an_unknown_preset_is_one_line(override, key):
+    with pytest.raises(ConfigError) as err:
+        load_config("zebra_finch", [override])
+    assert key in str(err.value) and "(use one of " in str(err.value) and "\n" not in str(err.value)
+
+
+def test_the_shipped_presets_are_the_published_values():
+    assert frontend_presets()["speech_16k"]["sr"] == 16000 and frontend_presets()["mouse_usv"]["fmin"] == 30000.0
+    assert set(frontend_presets()) == {"zebra_finch", "bengalese_finch", "starling", "speech_16k", "mouse_usv"}
+    assert model_sizes()["paper"] == {"width": 64, "n_down": 2, "n_res": 4, "style_n_down": 4, "style_dim": 512,
+                                      "mlp_dim": 256, "latent_dim": 512}
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("width: &w 16\nn_down: *w\nn_res: 2\nstyle_n_down: 3\nstyle_dim: 64\nmlp_dim: 64\nlatent_dim: 128\n",
+     "aliases (*name) are not allowed"),
+    ("width: 16\n", "a preset must state n_down"),
+    ("width: 16\nn_down: 2\nn_res: 2\nstyle_n_down: 3\nstyle_dim: 64\nmlp_dim: 64\nlatent_dim: 128\nkind: ae\n",
+     "a preset may not state kind"),
+    ("widht: 16\n", "unknown key 'widht'"),
+    ("width: wide\n", "'width' must be int"),
+])
+def test_a_bad_preset_file_is_refused_in_one_line(tmp_path, text, problem):
+    (tmp_path / "huge.yaml").write_text(text)
+    with pytest.raises(ConfigError) as err:
+        read_presets(tmp_path, ModelConfig, MODEL_SIZE_KEYS)
+    message = str(err.value)
+    assert problem in message and "huge.yaml" in message and "\n" not in message

@@ -29,8 +29,9 @@ import yaml
 from click.testing import CliRunner
 from tiny_model import synthetic_unit, train_tiny_model, write_wav
 
+from gaia_audio.bounds import MAX_N_ITER, MAX_SR
 from gaia_audio.cli.main import main
-from gaia_audio.config import MAX_N_ITER, MAX_SR, load_config
+from gaia_audio.config import load_config
 from gaia_audio.errors import AudioError, ConfigError, one_line, shown_path
 from gaia_audio.io import audio
 from gaia_audio.io.checks import check_signal

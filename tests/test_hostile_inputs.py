@@ -13,8 +13,9 @@ from click.testing import CliRunner
 from safetensors.torch import save_file
 from tiny_model import synthetic_unit, write_wav
 
+from gaia_audio.bounds import MAX_LATTICE_SOUNDS, check_values
 from gaia_audio.cli.main import main
-from gaia_audio.config import MAX_LATTICE_SOUNDS, check_values, load_config, safe_load
+from gaia_audio.config import load_config, safe_load
 from gaia_audio.errors import ConfigError, ModelError
 from gaia_audio.models.export import read_exported
 
@@ -198,7 +199,7 @@ def test_training_on_units_whose_rate_cannot_hold_the_band_is_refused(tmp_path):
 
 
 def test_an_input_longer_than_a_morph_takes_is_refused_from_its_header(tmp_path, monkeypatch):
-    from gaia_audio.config import MAX_MORPH_SECONDS
+    from gaia_audio.bounds import MAX_MORPH_SECONDS
     from gaia_audio.io import audio
 
     long = tmp_path / "long.wav"
@@ -216,7 +217,7 @@ def test_an_input_longer_than_a_morph_takes_is_refused_from_its_header(tmp_path,
 
 def test_the_api_refuses_a_long_input_too():
     from gaia_audio import load_model
-    from gaia_audio.config import MAX_MORPH_SECONDS
+    from gaia_audio.bounds import MAX_MORPH_SECONDS
     from gaia_audio.errors import AudioError
     from gaia_audio.morph.model import make_endpoint
 

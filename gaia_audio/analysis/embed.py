@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gaia_audio.data.load import load_data
+from gaia_audio.data.sources import load_data
 from gaia_audio.errors import DataError
 from gaia_audio.io.files import write_csv
 from gaia_audio.models import decode_line

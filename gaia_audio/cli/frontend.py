@@ -5,8 +5,8 @@ from pathlib import Path
 
 import click
 
+from gaia_audio.bounds import MAX_N_ITER
 from gaia_audio.cli.options import frontend_options, one_line_errors
-from gaia_audio.config import MAX_N_ITER
 from gaia_audio.errors import AudioError
 
 

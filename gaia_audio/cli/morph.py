@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import click
 
+from gaia_audio.bounds import MAX_EXTENT
 from gaia_audio.cli.options import FiniteRange, export_options, one_line_errors
-from gaia_audio.config import MAX_EXTENT
 
 
 def _write(request, opts: dict) -> None:

@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from gaia_audio.config import (
+from gaia_audio.bounds import (
     MAX_ALPHA,
     MAX_RAMP_MS,
     MAX_REPEATS,

@@ -1,1 +1,2 @@
-"""Datasets: cutting recordings into units, annotations, tile caches, batch samplers, example data."""
+"""Datasets: the source per data.kind, cutting recordings into units, annotations, tile caches, batch samplers,
+example data."""

@@ -9,23 +9,17 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from gaia_audio.config import model_sizes
 from gaia_audio.errors import ConfigError
 from gaia_audio.models.baselines import AE, VAE
 from gaia_audio.models.gaia import GAIA, AutoEncoder
 
 __all__ = ["AE", "VAE", "GAIA", "AutoEncoder", "SIZE_PRESETS", "build_model", "count_parameters", "decode_line"]
 
-#: Network settings per size. "paper" is the reference (128×128×3 images: ~283M generator
-#: parameters, most in the two dense layers). "small" is for CPUs and small datasets: on a (1, 87, 64)
-#: zebra finch tile it has 6.4M generator / 0.16M discriminator parameters, and a batch-16 GAIA step
-#: costs 78 GFLOP, ~0.7 s on 2 cores at ~2/3 of their fp32 matmul peak (benchmarks/train_throughput.py).
-#: Width 32 uses the CPU slightly better but costs 3.5× the FLOPs per step.
-SIZE_PRESETS: dict[str, dict[str, int]] = {
-    "paper": {"width": 64, "n_down": 2, "n_res": 4, "style_n_down": 4, "style_dim": 512, "mlp_dim": 256,
-              "latent_dim": 512},
-    "small": {"width": 16, "n_down": 2, "n_res": 2, "style_n_down": 3, "style_dim": 64, "mlp_dim": 64,
-              "latent_dim": 128},
-}
+#: Network settings per size, {size: {width, n_down, ...}}: read from
+#: ``gaia_audio/recipes/presets/model/<size>.yaml`` ("paper": the reference networks; "small": for
+#: CPUs and small datasets, with its measured cost there).
+SIZE_PRESETS: dict[str, dict[str, int]] = model_sizes()
 
 KINDS = ("gaia", "ae", "vae")
 

@@ -19,7 +19,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from gaia_audio import __version__, pretrained
-from gaia_audio.config import MAX_TILE_SIDE, Config, check_model_values, from_dict, safe_load, to_dict
+from gaia_audio.bounds import MAX_TILE_SIDE, check_model_values
+from gaia_audio.config import Config, from_dict, resolve_presets, safe_load, to_dict
 from gaia_audio.errors import ConfigError, ModelError, TrainingError
 from gaia_audio.io.files import atomic_write, write_text
 from gaia_audio.models import build_model
@@ -35,13 +36,14 @@ def export_model(run_dir: str | os.PathLike, model: torch.nn.Module, config: Con
         run_dir: the run folder.
         model: the trained model (all of it: a GAIA model keeps its discriminator, which the
             morph uses to score realism).
-        config: the merged recipe the model was trained with.
+        config: the merged recipe the model was trained with (stored with its presets resolved).
         tile_shape: (C, n_freq, n_frames) of the model's input.
         extra: further JSON-able metadata (e.g. the training step, realism reference level).
     Returns:
         Path of the safetensors file.
     """
     run_dir = Path(run_dir)
+    config = resolve_presets(config)  # the stored recipe states every value the model is built with
     metadata = {"format": "gaia-audio", "version": __version__,
                 "config": yaml.safe_dump(to_dict(config), sort_keys=False),
                 "tile_shape": json.dumps(list(tile_shape)), "extra": json.dumps(extra or {})}
@@ -54,8 +56,9 @@ def export_model(run_dir: str | os.PathLike, model: torch.nn.Module, config: Con
 
 
 def write_config(run_dir: str | os.PathLike, config: Config) -> Path:
-    """Write the merged recipe as ``RUN/config.yaml`` (what ``--resume`` and later commands read)."""
-    return write_text(Path(run_dir) / "config.yaml", yaml.safe_dump(to_dict(config), sort_keys=False))
+    """Write the merged recipe, its presets resolved, as ``RUN/config.yaml`` (what ``--resume`` and later
+    commands read)."""
+    return write_text(Path(run_dir) / "config.yaml", yaml.safe_dump(to_dict(resolve_presets(config)), sort_keys=False))
 
 
 def resolve_model_path(path: str | os.PathLike) -> Path:
@@ -75,7 +78,7 @@ def resolve_model_path(path: str | os.PathLike) -> Path:
 
 
 def read_exported(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], Config, tuple[int, int, int], dict]:
-    """Open an exported model: (weights, config, tile_shape, extra metadata). Runs no code."""
+    """Open an exported model: (weights, config with its presets resolved, tile_shape, extra metadata). Runs no code."""
     path = resolve_model_path(path)
     try:
         weights = load_file(str(path))
@@ -94,6 +97,7 @@ def read_exported(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], Con
     if len(tile_shape) != 3 or not all(1 <= v <= MAX_TILE_SIDE for v in tile_shape):
         raise ModelError(f"model metadata is damaged (tile shape {tile_shape})", path)
     check_extra(extra, path)
+    config = resolve_presets(config, str(path))  # a model exported before presets were resolved stores nulls
     check_stored_config(config, path)
     return weights, config, tile_shape, extra
 
@@ -128,7 +132,7 @@ def check_stored_config(config: Config, path: str | os.PathLike) -> None:
     """Refuse a model file whose stored recipe holds a value out of bounds, before it is used.
 
     Each front-end, inversion and model value must lie within the bounds a recipe's must
-    (:func:`gaia_audio.config.check_model_values`: ``inversion.n_iter: 1e9`` would hang a
+    (:func:`gaia_audio.bounds.check_model_values`: ``inversion.n_iter: 1e9`` would hang a
     morph), and together the front-end values must make a front end that works (its sample
     rate holds its band).
 

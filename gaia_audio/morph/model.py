@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gaia_audio.config import MAX_MORPH_SECONDS, Config
+from gaia_audio.bounds import MAX_MORPH_SECONDS
+from gaia_audio.config import Config
 from gaia_audio.errors import ModelError
 from gaia_audio.inversion import invert
 from gaia_audio.io import audio

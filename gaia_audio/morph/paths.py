@@ -16,7 +16,7 @@ import math
 import numpy as np
 import torch
 
-from gaia_audio.config import MAX_LATTICE_SOUNDS, check_grid_steps
+from gaia_audio.bounds import MAX_LATTICE_SOUNDS, check_grid_steps
 from gaia_audio.errors import DataError
 from gaia_audio.morph.perceptual import frame_distance, perceptual_frames
 from gaia_audio.morph.stream import STREAM_CHUNK

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gaia_audio.config import MAX_MORPH_SECONDS, check_grid_steps
+from gaia_audio.bounds import MAX_MORPH_SECONDS, check_grid_steps
 from gaia_audio.errors import DataError
 
 if TYPE_CHECKING:  # annotations only: importing this module stays free of torch

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from gaia_audio.config import MAX_RAMP_MS, MAX_SILENCE_MS, MAX_SR, MIN_LEVEL_DB, in_bounds
+from gaia_audio.bounds import MAX_RAMP_MS, MAX_SILENCE_MS, MAX_SR, MIN_LEVEL_DB, in_bounds
 from gaia_audio.errors import AudioError, ConfigError, DataError
 from gaia_audio.io import audio
 from gaia_audio.io.files import atomic_folder, write_text

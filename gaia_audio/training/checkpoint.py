@@ -22,7 +22,9 @@ from pathlib import Path
 
 import torch
 
-from gaia_audio.errors import ModelError, TrainingError
+from gaia_audio.config import Config, from_dict, resolve_presets, to_dict
+from gaia_audio.data.sources import source_for_kind
+from gaia_audio.errors import ConfigError, ModelError, TrainingError
 from gaia_audio.io.checks import print_note
 from gaia_audio.io.files import atomic_write
 
@@ -136,31 +138,46 @@ MODEL_SHAPE_KEYS = ("kind", "size", "width", "n_down", "n_res", "style_n_down", 
 _WHY = {"frontend": "the tile shape and scale", "model": "the network's shape", "data": "the data the weights model"}
 
 
+def _with_presets(mapping: dict) -> dict:
+    """A config mapping with its null front-end and model-size values taken from its presets (runs
+    from before presets were resolved on loading stored nulls); as it is where it cannot be read."""
+    try:
+        return to_dict(resolve_presets(from_dict(Config, mapping)))
+    except (ConfigError, TypeError):
+        return mapping
+
+
 def resume_conflicts(new: dict, saved: dict) -> list[tuple[str, object, object]]:
     """The settings a resumed run may not change, where ``new`` differs from the checkpoint's.
 
-    The front end (every field: a preset, rate, band, dB range or tile width changes the tiles the
-    weights were trained on), the network's shape, and the data kind (and, for images and lines,
-    the image size). Steps, checkpoint and sample intervals, learning rate and the like may change.
+    The network's shape, the data kind, and what the data source says changes its tiles
+    (``DataSource.resume_keys``: every front-end field for audio, the image size for images and
+    lines). Steps, checkpoint and sample intervals, learning rate and the like may change. A null
+    value means its preset's, so a run that stored nulls resumes under the resolved recipe.
 
     Args:
         new: the resumed recipe with its preset values written out (``to_dict`` of
-            ``loop.resolve_config``'s result).
+            ``config.resolve_presets``'s result).
         saved: the checkpoint's ``config``.
     Returns:
         (key, checkpoint's value, new value) for each contradiction, in recipe order.
     """
+    kind = new["data"]["kind"]
     keys = [("data", "kind")] + [("model", k) for k in MODEL_SHAPE_KEYS]
-    if new["data"]["kind"] == "audio" and saved.get("data", {}).get("kind", "audio") == "audio":
-        keys += [("frontend", k) for k in new["frontend"]]
-    else:
+    if saved.get("data", {}).get("kind", "audio") == kind:
+        keys += source_for_kind(kind).resume_keys(new)
+    else:  # data.kind already differs
         keys += [("data", "image_size")]
+    full_new, full_saved = _with_presets(new), _with_presets(saved)
     missing = object()
     out = []
     for section, key in keys:
         old = saved.get(section, {}).get(key, missing)
-        if old is not missing and old != new[section][key]:
-            out.append((f"{section}.{key}", old, new[section][key]))
+        if old is missing or (old is None and new[section][key] is None):  # both the preset's
+            continue
+        old, value = full_saved[section].get(key, old), full_new[section].get(key, new[section][key])
+        if old != value:
+            out.append((f"{section}.{key}", old, value))
     return out
 
 

@@ -22,15 +22,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from gaia_audio.config import Config, check_values, to_dict
+from gaia_audio.bounds import check_values
+from gaia_audio.config import Config, resolve_presets, to_dict
 from gaia_audio.data.cache import split_holdout
-from gaia_audio.data.load import load_data
-from gaia_audio.data.sampler import BatchSampler
+from gaia_audio.data.sources import source_for
 from gaia_audio.errors import ModelError, TrainingError
 from gaia_audio.io.checks import print_note
-from gaia_audio.models import SIZE_PRESETS, build_model
+from gaia_audio.models import build_model
 from gaia_audio.models.export import export_model, write_config
-from gaia_audio.spectral.presets import make_frontend
 from gaia_audio.training import checkpoint as ckpt
 from gaia_audio.training import distributed
 from gaia_audio.training.distributed import Group
@@ -49,19 +48,6 @@ def resolve_device(name: str) -> torch.device:
         raise TrainingError(f"train.device={name!r} but this machine has {torch.cuda.device_count()} CUDA device(s)"
                             " (use auto or cpu)")
     return device
-
-
-def resolve_config(config: Config, frontend) -> Config:
-    """The recipe with every preset-derived value written out (front end and model sizes).
-
-    A run stores this, so its model rebuilds identically even if a preset changes later.
-    """
-    settings = frontend.settings if frontend is not None else {}
-    frontend_fields = {k: v for k, v in settings.items() if hasattr(config.frontend, k)}
-    model_fields = {k: v for k, v in SIZE_PRESETS.get(config.model.size, {}).items()
-                    if getattr(config.model, k) is None}
-    return dataclasses.replace(config, frontend=dataclasses.replace(config.frontend, **frontend_fields),
-                               model=dataclasses.replace(config.model, **model_fields))
 
 
 def _rng_state() -> dict:
@@ -143,8 +129,8 @@ def resume_target(config: Config, resume: Path, checkpoint: Path, state: dict,
         ModelError: the recipe changes the front end, network shape or data kind, or a loose
             checkpoint file is resumed without ``run_dir``.
     """
-    frontend = make_frontend(**dataclasses.asdict(config.frontend)) if config.data.kind == "audio" else None
-    ckpt.check_resume_config(to_dict(resolve_config(config, frontend)), state["config"], checkpoint)
+    source_for(config)  # an unknown data.kind is refused before anything else
+    ckpt.check_resume_config(to_dict(resolve_presets(config)), state["config"], checkpoint)
     source = resume if resume.is_dir() else resume.parent.parent if resume.parent.name == "checkpoints" else None
     if run_dir is None and source is None:
         raise ModelError("this checkpoint is not inside a run's checkpoints/ folder: give --run-dir for the run to "
@@ -166,16 +152,17 @@ def _train(config: Config, group: Group, device: torch.device, run_dir: Path | N
 
     if not group.is_main:  # rank 0 prepares the data and builds the cache; the others then read it
         group.barrier()
-    frontend, tiles = load_data(config, progress)
+    source = source_for(config)
+    frontend, tiles = source.load(config, progress)
     if group.is_main:
         group.barrier()
     tile_shape = tuple(int(n) for n in tiles.tiles.shape[1:])  # (C, H, W)
+    config = resolve_presets(config)  # a run states every value its model is built with (API configs hold None)
     model = build_model(tile_shape, **dataclasses.asdict(config.model)).to(device)
-    config = resolve_config(config, frontend)
     train_idx, held_idx = split_holdout(tiles, config.data.holdout)
     objective = make_objective(model, tc.lr_max, tc.distance_weight, config.model.vae_beta, group, device, autocast)
     objective.check_batch_size(tc.batch_size)
-    sampler = make_sampler(config, frontend, tiles.tiles, np.sort(train_idx), group)
+    sampler = source.sampler(config, frontend, tiles.tiles, np.sort(train_idx), part=(group.rank, group.world_size))
     noise = torch.Generator().manual_seed(tc.seed + 1)  # interpolation coefficients, VAE noise
     ema = GeneratorEMA(getattr(model, "generator", model), tc.ema_kimg, tc.ema_rampup)  # ema_kimg 0: the weights
     step, lr_scale, n_bad = 0, 1.0, 0
@@ -260,21 +247,6 @@ def open_run_dir(run_dir: Path | None, config: Config, group: Group, resuming: b
     return run_dir
 
 
-def make_sampler(config: Config, frontend, tiles: np.ndarray, train_idx: np.ndarray, group: Group):
-    """The batch sampler of the recipe's data: fresh random lines, or draws from the training tiles."""
-    tc, dc = config.train, config.data
-    if dc.kind == "lines":  # fresh random lines every step
-        from gaia_audio.data.lines import LinesSampler
-
-        return LinesSampler(dc.image_size, tc.batch_size, tc.seed, part=(group.rank, group.world_size))
-    augment_args = None
-    if dc.augment and frontend is not None:
-        augment_args = {"max_shift_frames": dc.max_shift_frames, "max_gain_db": dc.max_gain_db,
-                        "max_freq_shift_bins": dc.max_freq_shift_bins, "db_range": frontend.ref_db - frontend.min_db}
-    return BatchSampler(tiles, tc.batch_size, tc.seed, augment_args, index=train_idx,
-                        part=(group.rank, group.world_size))
-
-
 def load_snapshot(saved: dict, model: torch.nn.Module, objective: Objective, sampler, noise: torch.Generator,
                   tile_shape: tuple[int, ...], run_dir: Path | None) -> None:
     """Put a checkpointed (or in-memory) training state back into the model, optimizers, sampler and RNGs."""
@@ -296,7 +268,7 @@ def export(run_dir: Path, model: torch.nn.Module, objective: Objective, config: 
            frontend, step: int, device: torch.device) -> Path:
     """Export the trained model with what the morph needs to know about its training data."""
     extra = {"step": step, **objective.export_extra(tiles.tiles, np.sort(train_idx), device)}
-    if frontend is not None:
+    if source_for(config).has_sound:
         # The longest training unit tells the morph which inputs are single units (time-normalised
         # into one tile) and which need window-by-window alignment.
         extra["max_unit_frames"] = int(tiles.n_frames_orig[train_idx].max())

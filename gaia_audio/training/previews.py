@@ -9,6 +9,7 @@ import torch
 
 from gaia_audio.config import Config
 from gaia_audio.data.cache import TileSet
+from gaia_audio.data.sources import source_for
 from gaia_audio.inversion import invert
 from gaia_audio.io import audio
 from gaia_audio.models import decode_line
@@ -22,7 +23,8 @@ def write_previews(model: torch.nn.Module, frontend, held: TileSet, out_dir: Pat
 
     Args:
         model: the model being trained (put back in training mode afterwards).
-        frontend: the ``spectral.frontend.Spectrogram`` the tiles came from (for inversion); None for images.
+        frontend: the ``spectral.frontend.Spectrogram`` the tiles came from (for inversion); None for
+            images and lines.
         held: held-out tiles to show (at least 2).
         out_dir: the run's samples folder.
         step: training step, for file names.
@@ -39,7 +41,7 @@ def write_previews(model: torch.nn.Module, frontend, held: TileSet, out_dir: Pat
     png = out_dir / f"step_{step:07d}.png"
     figures.tile_grid(model.reconstructions(x) + [("interpolation", strip)], png,
                       title=f"{config.name} step {step}")
-    if frontend is None:  # images: no sound to write
+    if not source_for(config).has_sound:  # images and lines: no sound to write
         model.train(was_training)
         return [png]
     # The strip as sound: durations go linearly from one endpoint's to the other's.

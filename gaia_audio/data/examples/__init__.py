@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from types import ModuleType
 
-from gaia_audio.config import FETCHABLE_DATASETS as FETCHABLE
+from gaia_audio.bounds import FETCHABLE_DATASETS as FETCHABLE
 from gaia_audio.errors import DataError
 
 #: every example dataset, by name (the module of the same name in this package)
