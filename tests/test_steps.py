@@ -85,3 +85,22 @@ def test_a_series_must_say_how_it_decodes_and_untiles():
 
     with pytest.raises(TypeError, match="untile"):
         Half()
+
+
+def test_long_steps_render_a_few_at_a_time_as_they_would_at_once(vm, ends, monkeypatch):
+    """A pair of long recordings renders in groups of RENDER_TILES decoded tiles; the steps are the same."""
+    from gaia_audio.morph import steps
+
+    _, (y, sr) = ends
+    a = make_endpoint(vm, y[: int(0.9 * sr)], sr, "long_a")
+    b = make_endpoint(vm, y[int(0.1 * sr): int(1.1 * sr)], sr, "long_b")
+    series, alphas = AlignedPair(vm, a, b, "lerp"), np.array([0.0, 0.4, 0.7, 1.0])
+    whole = series.render(alphas)
+    calls = []
+    monkeypatch.setattr(steps, "RENDER_TILES", series.tiles_per_step)  # one step per pass
+    monkeypatch.setattr(series, "_render", lambda at, method, f=series._render: calls.append(len(at)) or f(at, method))
+    grouped = series.render(alphas)
+    assert calls == [1, 1, 1, 1] and grouped.tiles.shape == whole.tiles.shape
+    for y_whole, y_grouped in zip(whole.waveforms, grouped.waveforms):  # a batch's padding shapes the tails only
+        assert len(y_grouped) == len(y_whole)
+        assert np.sqrt(np.mean((y_grouped - y_whole) ** 2)) < 0.01 * np.sqrt(np.mean(y_whole ** 2))

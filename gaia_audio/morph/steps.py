@@ -25,6 +25,10 @@ from gaia_audio.morph.detail import add_detail, residual
 from gaia_audio.morph.model import Endpoint, VocalModel
 from gaia_audio.morph.paths import interpolate
 
+#: Decoded tiles one pass of :meth:`Series.render` holds (with their spectrograms and waveforms);
+#: a 20 s pair of recordings has about 430 aligned windows per step (benchmarks/morph_memory.py).
+RENDER_TILES = 256
+
 
 @dataclass
 class Rendered:
@@ -58,14 +62,29 @@ class Series(ABC):
     def untile(self, tiles: torch.Tensor, position) -> tuple[np.ndarray, int]:
         """One step's (n_freq, T) spectrogram from its decoded tiles, and its length in samples."""
 
+    #: decoded tiles that make one step (an aligned pair's windows; one for the rest)
+    tiles_per_step = 1
+
     @torch.no_grad()
     def render(self, positions: np.ndarray, method: str | None = None) -> Rendered:
         """Decode, untile and invert the steps at ``positions``.
+
+        Steps go through in groups of at most ``RENDER_TILES`` decoded tiles (one step at a time
+        for a pair of long recordings), so memory does not grow with the inputs' length.
 
         Args:
             positions: (S,) or (S, N), as the series takes them.
             method: phase reconstruction (None: the recipe's; "pghi" alone is what spacing measures with).
         """
+        positions = np.asarray(positions)
+        group = max(1, RENDER_TILES // self.tiles_per_step)
+        parts = [self._render(positions[i:i + group], method) for i in range(0, len(positions), group)]
+        if len(parts) == 1:
+            return parts[0]
+        return Rendered(torch.cat([p.tiles for p in parts]), [S for p in parts for S in p.spectrograms],
+                        [y for p in parts for y in p.waveforms])
+
+    def _render(self, positions: np.ndarray, method: str | None) -> Rendered:
         tiles = self.decode(positions)
         built = [self.untile(tile, position) for tile, position in zip(tiles, positions)]
         spectrograms = [S for S, _ in built]
@@ -125,6 +144,7 @@ class AlignedPair(Series):
         self.z_a, self.z_b = vm.encode_tiles(tiles_a), vm.encode_tiles(tiles_b)  # (W, D) each
         self.x_a, self.x_b = tiles_a, tiles_b                                    # (W, 1, n_freq, n_frames)
         self.residuals = None                                # per window (R_a, R_b) once details are kept
+        self.tiles_per_step = len(self.windows)
 
     def keep_detail(self) -> None:
         """Add back from now on what the decoder misses of each endpoint's windows, on each window's

@@ -36,6 +36,8 @@ from gaia_audio.spectral.metrics import fidelity_db
 ADAPTERS = ("full", "lora")
 #: Tuning steps of a morph unless told otherwise (benchmarks/continuum_quality.py chose it).
 DEFAULT_TUNE_STEPS = 80
+#: Aligned windows whose activations a tuning step holds at once (benchmarks/morph_memory.py).
+TUNE_WINDOWS = 8
 
 
 @dataclass(frozen=True)
@@ -200,7 +202,7 @@ def _tune(model, z_a, z_b, x_a, x_b, settings, d_error_real, code_stats):
     z = torch.cat([z_a, z_b]).float().detach()
     x = torch.cat([x_a, x_b]).float()
     with torch.no_grad():
-        before = float((ae.decode(z) - x).abs().mean())  # the trained decoder at the encoder's codes
+        before = _l1(ae, z, x)  # the trained decoder at the encoder's codes
     if settings.refine_steps:
         z = refine_codes(ae, z, x, settings.refine_steps, settings.refine_lr)
     gen = torch.Generator().manual_seed(settings.seed)
@@ -221,31 +223,55 @@ def _tune(model, z_a, z_b, x_a, x_b, settings, d_error_real, code_stats):
         use_far = x_far is not None and settings.locality_weight > 0
         for _ in range(settings.steps):
             opt.zero_grad(set_to_none=True)
-            codes = [z, z_far if use_far else z[:0]]
+            alpha = None
             if use_d and settings.n_interpolation:
                 alpha = torch.rand(settings.n_interpolation, 1, 1, generator=gen).to(z.device)  # (K, 1, 1)
-                codes.append(((1 - alpha) * z[:w][None] + alpha * z[w:][None]).reshape(-1, z.shape[1]))
-            # one decode of every code this step needs: each item is decoded on its own (its norms are
-            # per item), so one batch equals three calls, at a third of the calls' overhead
-            decoded = tuned.decode(torch.cat(codes)).split([len(c) for c in codes])
-            loss = (weight * (decoded[0] - x).abs()).mean()
-            if use_far:
-                loss = loss + settings.locality_weight * (decoded[1] - x_far).abs().mean()
-            if len(decoded) > 2:
-                err = (decoded[2] - discriminator(decoded[2])).abs().mean(dim=(1, 2, 3))
-                loss = loss + settings.interpolation_weight * torch.relu(err - d_error_real).mean()
-            loss.backward()
+            for lo in range(0, w, TUNE_WINDOWS):  # the step's gradient, summed over chunks of windows
+                _accumulate(tuned, discriminator, z, x, weight, z_far if use_far and lo == 0 else None, x_far,
+                            alpha, lo, min(lo + TUNE_WINDOWS, w), settings, d_error_real)
             opt.step()
     finally:
         for p in frozen:
             p.requires_grad_(True)
     decoder = _bake(decoder)
     with torch.no_grad():
-        after = float((tuned.decode(z) - x).abs().mean())
+        after = _l1(tuned, z, x)
         locality = float((tuned.decode(z_far) - x_far).abs().mean()) if x_far is not None else None
     report = {"steps": settings.steps, "seconds": round(time.perf_counter() - start, 3),
               "endpoint_l1_before": before, "endpoint_l1_after": after, "locality_l1": locality}
     return tuned, z[:w], z[w:], report
+
+
+def _l1(ae: nn.Module, z: torch.Tensor, x: torch.Tensor) -> float:
+    """Mean |decode(z) − x| over every tile, decoded ``2 * TUNE_WINDOWS`` at a time."""
+    n = 2 * TUNE_WINDOWS
+    return sum(float((ae.decode(z[i:i + n]) - x[i:i + n]).abs().sum()) for i in range(0, len(z), n)) / x.numel()
+
+
+def _accumulate(tuned, discriminator, z, x, weight, z_far, x_far, alpha, lo, hi, settings, d_error_real) -> None:
+    """Add windows ``lo:hi``'s share of one tuning step's loss gradient to the decoder's ``.grad``.
+
+    The loss of a step is a mean over every window of both endpoints (and over the interpolations
+    between them); each chunk's mean is weighted by its share of the windows, so the summed
+    gradient equals the whole batch's while at most ``TUNE_WINDOWS`` windows hold activations
+    (a 20 s pair has hundreds). ``z_far`` is given with the first chunk only.
+    """
+    w = len(z) // 2
+    idx = torch.cat([torch.arange(lo, hi), torch.arange(w + lo, w + hi)]).to(z.device)  # both ends' windows
+    codes = [z[idx], z_far if z_far is not None else z[:0]]
+    if alpha is not None:
+        codes.append(((1 - alpha) * z[lo:hi][None] + alpha * z[w + lo:w + hi][None]).reshape(-1, z.shape[1]))
+    # one decode of every code this chunk needs: each item is decoded on its own (its norms are
+    # per item), so one batch equals three calls, at a third of the calls' overhead
+    decoded = tuned.decode(torch.cat(codes)).split([len(c) for c in codes])
+    share = (hi - lo) / w
+    loss = share * (weight[idx] * (decoded[0] - x[idx]).abs()).mean()
+    if z_far is not None:
+        loss = loss + settings.locality_weight * (decoded[1] - x_far).abs().mean()
+    if len(decoded) > 2:
+        err = (decoded[2] - discriminator(decoded[2])).abs().mean(dim=(1, 2, 3))
+        loss = loss + share * settings.interpolation_weight * torch.relu(err - d_error_real).mean()
+    loss.backward()
 
 
 def with_generator(model: nn.Module, generator: nn.Module) -> nn.Module:
