@@ -10,6 +10,7 @@ import pytest
 
 from gaia_audio.analysis import attributes, embed
 from gaia_audio.errors import DataError, ModelError
+from gaia_audio.morph.model import load_attribute
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -80,13 +81,13 @@ def test_read_labels_errors(tmp_path):
 def test_load_attribute_errors(tmp_path):
     path = tmp_path / "attributes.json"
     with pytest.raises(ModelError):
-        attributes.load_attribute(path, "x", 4)
+        load_attribute(path, "x", 4)
     path.write_text(json.dumps({"code_dim": 4, "attributes": {"x": {"vector": [0, 1, 0, 0]}}}))
-    assert attributes.load_attribute(path, "x", 4).tolist() == [0, 1, 0, 0]
+    assert load_attribute(path, "x", 4).tolist() == [0, 1, 0, 0]
     with pytest.raises(ModelError, match="no attribute 'y'"):
-        attributes.load_attribute(path, "y", 4)
+        load_attribute(path, "y", 4)
     with pytest.raises(ModelError, match="dimensions"):
-        attributes.load_attribute(path, "x", 5)
+        load_attribute(path, "x", 5)
     path.write_text("[1, 2]")
     with pytest.raises(ModelError):
-        attributes.load_attribute(path, "x", 4)
+        load_attribute(path, "x", 4)

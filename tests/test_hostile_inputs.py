@@ -155,8 +155,9 @@ def test_bad_values_in_a_models_metadata_are_refused_on_load(tmp_path, extra, ke
 def test_attribute_labels_near_the_float_limit_and_string_vectors_are_refused(tmp_path):
     import json
 
-    from gaia_audio.analysis.attributes import fit_attribute_vectors, load_attribute
+    from gaia_audio.analysis.attributes import fit_attribute_vectors
     from gaia_audio.errors import DataError
+    from gaia_audio.morph.model import load_attribute
 
     codes = np.random.default_rng(0).normal(size=(6, 4))
     with pytest.raises(DataError, match="too large"):

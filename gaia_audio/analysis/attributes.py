@@ -18,7 +18,7 @@ import numpy as np
 from gaia_audio.analysis.embed import encode_all, load_run
 from gaia_audio.errors import DataError
 from gaia_audio.io.files import write_text
-from gaia_audio.morph.model import ATTRIBUTES_FILE, load_attribute  # noqa: F401 (read where morphs read it)
+from gaia_audio.morph.model import ATTRIBUTES_FILE
 
 
 def _as_numbers(values: list[str]) -> np.ndarray | None:
